@@ -1,0 +1,49 @@
+# Two set-up commands (see README): `make demo` runs the main job end to end, `make test` the full
+# test suite. Each creates .venv, installs the CPU PyTorch wheel when no torch is present, the package
+# with its test extras, and the system libraries it needs (libfluidsynth + a GM soundfont) via apt.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install sysdeps demo test test-fast lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0 \
+	  || $(PY) -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(STAMP) sysdeps
+
+sysdeps:
+	@if ! ldconfig -p | grep -q libfluidsynth || [ ! -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing libfluidsynth3 and fluid-soundfont-gm with apt"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends libfluidsynth3 fluid-soundfont-gm >/dev/null; \
+	fi
+
+demo: install
+	$(VENV)/bin/audiolora inspect htdemucs-tiny --targets 'crosstransformer.*,*.rewrite'
+
+test: install
+	@$(VENV)/bin/pytest -q -m "slow or not slow"; rc=$$?; \
+	if [ $$rc = 5 ]; then echo "pytest collected no tests: the suite is missing" >&2; exit 1; fi; exit $$rc
+
+test-fast: install
+	$(VENV)/bin/pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix src tests bench
+	$(VENV)/bin/ruff format src tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Model families: load a base, default targets, batch -> loss, evaluate, infer."""

@@ -1,0 +1,1 @@
+"""Transcription family: stem-specialised note transcription on Basic Pitch (issue 7)."""

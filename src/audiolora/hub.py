@@ -1,0 +1,65 @@
+"""Find a base model by name or path. Families register their loaders here; `inspect` uses it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch.nn as nn
+
+from .errors import AudioloraError
+
+_BUILTIN: dict[str, Callable[[], nn.Module]] = {}
+
+
+def register(name: str):
+    """Decorator: register a zero-argument builder for a named model."""
+
+    def wrap(fn: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+        _BUILTIN[name] = fn
+        return fn
+
+    return wrap
+
+
+@register("htdemucs-tiny")
+def _htdemucs_tiny() -> nn.Module:
+    """A tiny random-init HTDemucs (same class and layer kinds as htdemucs), for inspection and tests."""
+    from demucs.htdemucs import HTDemucs
+
+    return HTDemucs(
+        sources=["drums", "bass", "other", "vocals"],
+        channels=8,
+        depth=2,
+        nfft=512,
+        t_layers=1,
+        t_heads=2,
+        t_hidden_scale=2.0,
+        bottom_channels=0,
+        dconv_mode=3,
+        samplerate=44100,
+        segment=2,
+    )
+
+
+def builtin_names() -> list[str]:
+    return sorted(_BUILTIN)
+
+
+def load_model(name_or_path: str) -> nn.Module:
+    """A model from a built-in name or a local checkpoint; a clear one-line error otherwise."""
+    if name_or_path in _BUILTIN:
+        return _BUILTIN[name_or_path]()
+    path = Path(name_or_path)
+    if path.exists():
+        from .families.separation import load_separation_model
+
+        return load_separation_model(str(path))
+    try:
+        from .families.separation import PRETRAINED_NAMES, load_separation_model
+    except ImportError:  # pragma: no cover - the separation family not built yet
+        PRETRAINED_NAMES = ()
+    if name_or_path in PRETRAINED_NAMES:
+        return load_separation_model(name_or_path)
+    known = ", ".join(builtin_names() + list(PRETRAINED_NAMES))
+    raise AudioloraError(f"{name_or_path}: no such model or file (known names: {known})")
