@@ -1,0 +1,159 @@
+"""`chorales`: the Bach chorales of music21's corpus as soprano/alto/tenor/bass stems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from ...errors import DataError
+from .score import TrackScore, clamp_pitch, crop, track_rng
+from .synth import Note, Part
+
+NAME = "chorales"
+STEMS = ("soprano", "alto", "tenor", "bass")
+VOICES = STEMS
+# Bach10-like defaults: violin, clarinet, tenor sax, bassoon (GM programs, 0-based).
+DEFAULT_INSTRUMENTS = {"soprano": 40, "alto": 71, "tenor": 66, "bass": 70}
+# Instruments a swap may draw, per voice (range-appropriate GM programs).
+SWAPS = {
+    "soprano": [40, 73, 68, 56],  # violin, flute, oboe, trumpet
+    "alto": [71, 41, 69, 65],  # clarinet, viola, english horn, alto sax
+    "tenor": [66, 42, 57, 60],  # tenor sax, cello, trombone, french horn
+    "bass": [70, 42, 58, 32],  # bassoon, cello, tuba, acoustic bass
+}
+DEFAULTS: dict[str, Any] = {
+    "seconds": None,  # crop each piece to this length (None: whole piece + 1 s tail)
+    "bpm": [72.0, 88.0],  # tempo drawn per track, quarter notes per minute
+    "transpose": [-2, 2],  # semitones drawn per track (inclusive)
+    "instruments": DEFAULT_INSTRUMENTS,
+    "swap_probability": 0.3,  # chance per voice of an instrument drawn from SWAPS instead
+    "tail": 1.0,
+}
+
+
+@dataclass(frozen=True)
+class Chorale:
+    """A four-part chorale in quarter-note units."""
+
+    name: str
+    voices: dict[str, list[tuple[float, float, int]]]  # voice -> (onset_ql, duration_ql, midi)
+    length_ql: float
+    bar_ql: float
+    pickup_ql: float  # length of the anacrusis (0 when the piece starts on a downbeat)
+
+
+@lru_cache(maxsize=1)
+def chorale_names() -> tuple[str, ...]:
+    """Every Bach piece in music21's corpus, sorted (not all are four-part SATB chorales)."""
+    from music21 import corpus
+
+    paths = corpus.getComposer("bach")
+    if not paths:
+        raise DataError(
+            "music21's corpus has no Bach chorales; reinstall music21 (pip install music21)"
+        )
+    return tuple(sorted({p.stem for p in paths}))
+
+
+@lru_cache(maxsize=64)
+def load_chorale(name: str) -> Chorale | None:
+    """Parse one chorale; None when it lacks one of the four SATB parts."""
+    from music21 import corpus
+
+    score = corpus.parse(f"bach/{name}")
+    voices: dict[str, list[tuple[float, float, int]]] = {}
+    for part in score.parts:
+        label = (part.partName or "").strip().lower()
+        if label in VOICES and label not in voices:
+            flat = part.flatten().stripTies()
+            voices[label] = [
+                (float(n.offset), float(n.quarterLength), int(p.midi))
+                for n in flat.notes
+                for p in n.pitches
+                if n.quarterLength > 0
+            ]
+    if set(voices) != set(VOICES) or not all(voices.values()):
+        return None
+    first = score.parts[0].getElementsByClass("Measure")
+    sigs = score.recurse().getElementsByClass("TimeSignature")
+    bar = float(sigs[0].barDuration.quarterLength) if sigs else 4.0
+    pickup = 0.0
+    if first and first[0].paddingLeft:
+        pickup = float(first[0].duration.quarterLength)
+    length = max(o + d for v in voices.values() for o, d, _ in v)
+    return Chorale(name, voices, length, bar, pickup)
+
+
+def select_chorales(count: int, seed: int) -> list[Chorale]:
+    """`count` distinct SATB chorales in an order drawn from `seed` (fewer if the corpus runs out)."""
+    names = list(chorale_names())
+    np.random.default_rng([int(seed), 0xC0DA]).shuffle(names)
+    picked: list[Chorale] = []
+    for name in names:
+        chorale = load_chorale(name)
+        if chorale is not None:
+            picked.append(chorale)
+            if len(picked) == count:
+                break
+    return picked
+
+
+def pieces(tracks: int, seed: int, params: dict[str, Any]) -> list[str]:
+    """One chorale per track; pieces repeat (with fresh draws) only past the corpus size."""
+    chosen = [c.name for c in select_chorales(tracks, seed)]
+    if not chosen:
+        raise DataError("no four-part chorale found in music21's corpus")
+    return [chosen[i % len(chosen)] for i in range(tracks)]
+
+
+def draw(lo_hi, rng: np.random.Generator, integer: bool = False):
+    lo, hi = (lo_hi, lo_hi) if np.isscalar(lo_hi) else lo_hi
+    return int(rng.integers(lo, hi + 1)) if integer else float(rng.uniform(lo, hi))
+
+
+def voice_notes(
+    chorale: Chorale, voice: str, bpm: float, transpose: int, rng: np.random.Generator
+) -> list[Note]:
+    """A voice's notes in seconds, transposed, with slightly varied velocities and a small gap."""
+    spb = 60.0 / bpm
+    out = []
+    for onset, dur, midi in chorale.voices[voice]:
+        start = onset * spb
+        end = (onset + dur) * spb - min(0.03, 0.1 * dur * spb)  # a breath between repeated notes
+        vel = int(np.clip(round(rng.normal(84, 6)), 40, 120))
+        out.append(Note(start, max(end, start + 0.01), clamp_pitch(midi + transpose, 21, 108), vel))
+    return out
+
+
+def compose(piece: str, index: int, seed: int, params: dict[str, Any]) -> TrackScore:
+    rng = track_rng(seed, index)
+    chorale = load_chorale(piece)
+    if chorale is None:
+        raise DataError(f"chorale {piece} has no SATB parts")
+    bpm = draw(params["bpm"], rng)
+    transpose = draw(params["transpose"], rng, integer=True)
+    instruments = {**DEFAULT_INSTRUMENTS, **(params.get("instruments") or {})}
+    programs = {}
+    for voice in VOICES:
+        swap = rng.random() < float(params["swap_probability"])
+        choice = int(rng.choice(SWAPS[voice]))
+        programs[voice] = choice if swap else int(instruments[voice])
+    full = chorale.length_ql * 60.0 / bpm + float(params["tail"])
+    seconds = min(full, float(params["seconds"])) if params.get("seconds") else full
+    pans = {"soprano": 44, "alto": 56, "tenor": 72, "bass": 84}
+    stems = {
+        v: [
+            Part(
+                v,
+                programs[v],
+                crop(voice_notes(chorale, v, bpm, transpose, rng), seconds),
+                pan=pans[v],
+            )
+        ]
+        for v in VOICES
+    }
+    drawn = {"bpm": round(bpm, 3), "transpose": transpose, "programs": programs}
+    return TrackScore(piece, seconds, stems, drawn)

@@ -1,0 +1,67 @@
+"""What a recipe produces before any audio exists: one track's stems as parts with notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .synth import Note, Part
+
+
+@dataclass
+class TrackScore:
+    """One track to render: stems in recipe order, the piece it comes from (for splitting)."""
+
+    piece: str
+    seconds: float
+    stems: dict[str, list[Part]]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def notes(self) -> dict[str, list[list[float]]]:
+        """`{stem: [[onset_s, offset_s, pitch, velocity], ...]}` sorted by onset, then pitch."""
+        out: dict[str, list[list[float]]] = {}
+        for stem, parts in self.stems.items():
+            rows = [
+                [round(n.onset, 6), round(n.offset, 6), n.pitch, n.velocity]
+                for part in parts
+                for n in part.notes
+            ]
+            out[stem] = sorted(rows, key=lambda r: (r[0], r[2], r[1]))
+        return out
+
+
+class Recipe(Protocol):
+    """A recipe module: its name, stems, default parameters and a composer for track `index`."""
+
+    NAME: str
+    STEMS: tuple[str, ...]
+    DEFAULTS: dict[str, Any]
+
+    def pieces(self, tracks: int, seed: int, params: dict[str, Any]) -> list[str]: ...
+
+    def compose(self, piece: str, index: int, seed: int, params: dict[str, Any]) -> TrackScore: ...
+
+
+def track_rng(seed: int, index: int, salt: int = 0) -> np.random.Generator:
+    """The random stream of one track: depends on (seed, index) only, never on global state."""
+    return np.random.default_rng([int(seed), int(index), int(salt)])
+
+
+def crop(notes: list[Note], seconds: float) -> list[Note]:
+    """Drop notes starting at or after `seconds`; cut the rest at `seconds`."""
+    return [
+        Note(n.onset, min(n.offset, seconds), n.pitch, n.velocity)
+        for n in notes
+        if n.onset < seconds
+    ]
+
+
+def clamp_pitch(pitch: int, low: int = 0, high: int = 127) -> int:
+    """Fold a pitch by octaves into [low, high]."""
+    while pitch < low:
+        pitch += 12
+    while pitch > high:
+        pitch -= 12
+    return pitch
