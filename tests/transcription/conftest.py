@@ -1,0 +1,65 @@
+"""Fixtures for the transcription tests: the released ONNX graph and short rendered clips."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audiolora.families.transcription.onnx_import import find_onnx
+
+SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+
+
+@pytest.fixture(scope="session")
+def nmp_onnx() -> Path:
+    path = find_onnx()
+    assert path is not None, (
+        "basic-pitch's nmp.onnx not found: `pip install --no-deps basic-pitch==0.4.0` (make install does)"
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def basic_pitch_modules():
+    """basic-pitch's own inference and note creation (imported without TensorFlow)."""
+    logging.getLogger().setLevel(logging.ERROR)  # it warns about each missing backend
+    from basic_pitch import inference, note_creation
+
+    return inference, note_creation
+
+
+def render_notes(notes, program: int = 0, samplerate: int = 44100) -> np.ndarray:
+    """FluidSynth rendering of (onset, offset, pitch) notes with the GM soundfont, mono float32."""
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(program=program)
+    for start, end, pitch in notes:
+        inst.notes.append(pretty_midi.Note(velocity=100, pitch=int(pitch), start=start, end=end))
+    pm.instruments.append(inst)
+    return pm.fluidsynth(fs=samplerate, sf2_path=SOUNDFONT).astype(np.float32)
+
+
+def random_melody(seed: int, n: int = 12, low: int = 36, high: int = 72, start: float = 0.2):
+    rng = np.random.default_rng(seed)
+    notes, t = [], start
+    for _ in range(n):
+        dur = float(rng.uniform(0.25, 0.6))
+        notes.append((t, t + dur, int(rng.integers(low, high))))
+        t += dur + float(rng.uniform(0.0, 0.1))
+    return notes
+
+
+@pytest.fixture(scope="session")
+def clip_wav(tmp_path_factory) -> tuple[Path, list]:
+    """A ~7 s two-voice piano clip at 44.1 kHz (longer than one 2 s window) and its notes."""
+    import soundfile as sf
+
+    melody = random_melody(1)
+    notes = melody + [(s, e, p - 12) for s, e, p in melody[::2]]
+    path = tmp_path_factory.mktemp("clip") / "clip.wav"
+    sf.write(path, render_notes(notes), 44100)
+    return path, notes

@@ -1,0 +1,92 @@
+"""The PyTorch Basic Pitch equals basic-pitch's released ONNX model under onnxruntime."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from audiolora.families.transcription.model import (
+    DEFAULT_WEIGHTS,
+    HEAD_MODULES,
+    WINDOW_SAMPLES,
+    BasicPitch,
+    load_basic_pitch,
+)
+from audiolora.families.transcription.onnx_import import convert, onnx_to_state_dict
+
+ONNX_OUTPUTS = {
+    "note": "StatefulPartitionedCall:1",
+    "onset": "StatefulPartitionedCall:2",
+    "contour": "StatefulPartitionedCall:0",
+}
+
+
+def _windows(n: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    t = np.arange(WINDOW_SAMPLES) / 22050
+    chord = sum(0.2 * np.sin(2 * np.pi * f * t) for f in (98.0, 246.9, 392.0))
+    return np.stack(
+        [
+            chord + 0.01 * rng.standard_normal(WINDOW_SAMPLES),
+            0.1 * rng.standard_normal(WINDOW_SAMPLES),
+            np.zeros(WINDOW_SAMPLES),
+        ][:n]
+    ).astype(np.float32)
+
+
+@pytest.mark.parametrize("rows", [[0, 1], [2]], ids=["chord+noise", "silence"])
+def test_matches_onnxruntime_within_1e4(nmp_onnx, rows):
+    # silence runs alone: onnxruntime's own output for an all-zero window changes (by 4e-3) when
+    # it shares a batch with other windows; alone it matches ours
+    x = _windows()[rows]
+    session = ort.InferenceSession(str(nmp_onnx), providers=["CPUExecutionProvider"])
+    ref = session.run(list(ONNX_OUTPUTS.values()), {"serving_default_input_2:0": x[:, :, None]})
+    with torch.no_grad():
+        ours = load_basic_pitch()(torch.from_numpy(x))
+    for (key, _), expected in zip(ONNX_OUTPUTS.items(), ref, strict=True):
+        assert ours[key].shape == expected.shape
+        np.testing.assert_allclose(ours[key].numpy(), expected, atol=1e-4, rtol=0)
+    if rows[0] == 0:  # the input is not degenerate: the chord lights up notes
+        assert ref[0][0].max() > 0.5
+
+
+def test_shipped_weights_are_the_onnx_constants(nmp_onnx, tmp_path):
+    from safetensors.torch import load_file
+
+    shipped = load_file(str(DEFAULT_WEIGHTS))
+    converted = load_file(str(convert(nmp_onnx, tmp_path / "nmp.safetensors")))
+    assert shipped.keys() == converted.keys() == BasicPitch().state_dict().keys()
+    for key in shipped:
+        assert torch.equal(shipped[key], converted[key]), key
+
+
+def test_learned_head_is_16700_parameters_and_frozen_by_default():
+    model = load_basic_pitch()
+    head = sum(p.numel() for n in HEAD_MODULES for p in getattr(model, n).parameters())
+    assert head == 16_700
+    assert sum(p.numel() for p in model.parameters()) == head  # CQT constants are buffers
+    assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_logits_are_the_pre_sigmoid_outputs():
+    model = load_basic_pitch()
+    x = torch.from_numpy(_windows(1))
+    with torch.no_grad():
+        probs, logits = model(x), model(x, logits=True)
+    for key in probs:
+        torch.testing.assert_close(torch.sigmoid(logits[key]), probs[key], atol=1e-6, rtol=0)
+
+
+def test_bad_weight_file_is_one_line_error(tmp_path):
+    from audiolora.errors import AudioloraError
+
+    with pytest.raises(AudioloraError, match="weights not found"):
+        load_basic_pitch(tmp_path / "missing.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a safetensors file")
+    with pytest.raises(AudioloraError, match="not a Basic Pitch weight file"):
+        load_basic_pitch(bad)
+    with pytest.raises(AudioloraError, match="cannot read as ONNX"):
+        onnx_to_state_dict(bad)
