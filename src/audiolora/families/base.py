@@ -59,6 +59,10 @@ class Family(ABC):
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         return {"family": self.name, "parameters": total, "trainable": trainable}
 
+    def full_parameter_names(self, model: nn.Module) -> list[str]:
+        """Trainable tensors trained in full (e.g. new output heads); they use `train.full_lr`."""
+        return []
+
     def final_report(self, model: nn.Module, run_dir: Path) -> dict[str, Any]:
         """Evaluation after training (base vs adapted); written into metrics.json by the trainer."""
         return {}
@@ -86,6 +90,8 @@ def get_family(config: RunConfig) -> Family:
     if name not in _FAMILIES:
         try:
             importlib.import_module(f"audiolora.families.{name}")
+            # a family package may keep its Family in `family.py` (imported lazily: it needs config)
+            importlib.import_module(f"audiolora.families.{name}.family")
         except ModuleNotFoundError:
             pass
     if name not in _FAMILIES:
