@@ -1,17 +1,185 @@
-"""`audiolora transcribe`: the transcription family's commands (issue 7)."""
+"""`audiolora transcribe` and `audiolora transcribe-poc`: the transcription family's commands (issue 7)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
-from . import not_built
+from ..console import console, info
+
+
+def _note_kwargs(onset_threshold: float, frame_threshold: float, min_note_ms: float) -> dict:
+    return {
+        "onset_threshold": onset_threshold,
+        "frame_threshold": frame_threshold,
+        "min_note_ms": min_note_ms,
+    }
+
+
+_NOTE_OPTIONS = [
+    click.option("--onset-threshold", default=0.5, show_default=True, type=click.FloatRange(0, 1)),
+    click.option("--frame-threshold", default=0.3, show_default=True, type=click.FloatRange(0, 1)),
+    click.option("--min-note-ms", default=127.70, show_default=True, type=click.FloatRange(0)),
+    click.option(
+        "--base",
+        default="basic-pitch",
+        show_default=True,
+        help="Basic Pitch base (name or .safetensors).",
+    ),
+]
+
+
+def _note_options(fn):
+    for opt in reversed(_NOTE_OPTIONS):
+        fn = opt(fn)
+    return fn
 
 
 @click.command()
-@click.argument("file")
-def transcribe(file: str) -> None:
-    """Transcribe notes in FILE to MIDI, optionally stem by stem."""
-    not_built("transcribe", 7)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", type=click.Path(dir_okay=False), help="MIDI file to write [FILE.mid].")
+@click.option(
+    "--adapter", type=click.Path(file_okay=False), help="Adapter folder for the whole file."
+)
+@click.option(
+    "--stems", is_flag=True, help="Separate first, transcribe each stem, one track per stem."
+)
+@click.option(
+    "--separation-model", default="htdemucs-mini", show_default=True, help="With --stems."
+)
+@click.option("--separation-adapter", type=click.Path(file_okay=False), help="With --stems.")
+@click.option("--adapters", help="With --stems: STEM=DIR,... (stems without one use the base).")
+@_note_options
+def transcribe(
+    file: str,
+    out: str | None,
+    adapter: str | None,
+    stems: bool,
+    separation_model: str,
+    separation_adapter: str | None,
+    adapters: str | None,
+    onset_threshold: float,
+    frame_threshold: float,
+    min_note_ms: float,
+    base: str,
+) -> None:
+    """Transcribe the notes in FILE to a MIDI file (Basic Pitch, optionally adapted, optionally per stem)."""
+    from ..errors import UsageError
+    from ..families.transcription.family import load_adapted
+    from ..families.transcription.inference import load_mono, transcribe_audio
+    from ..families.transcription.midi import write_midi
+
+    kwargs = _note_kwargs(onset_threshold, frame_threshold, min_note_ms)
+    out_path = Path(out) if out else Path(file).with_suffix(".mid")
+    if stems:
+        if adapter:
+            raise UsageError(
+                "--adapter is for a single track; with --stems use --adapters STEM=DIR,..."
+            )
+        from ..audio import read_audio
+        from ..families.transcription.pipeline import (
+            load_stem_models,
+            parse_adapter_map,
+            separate,
+            transcribe_stems,
+        )
+
+        adapter_map = parse_adapter_map(adapters)
+        audio, sr = read_audio(file)
+        info(f"separating {file} with {separation_model}")
+        separated = separate(audio, sr, separation_model, separation_adapter)
+        unknown = sorted(set(adapter_map) - set(separated))
+        if unknown:
+            raise UsageError(
+                f"--adapters: no stem {unknown[0]!r} (the separation model gives {', '.join(separated)})"
+            )
+        models = load_stem_models(adapter_map, base)
+        tracks = transcribe_stems(separated, sr, models, load_adapted(base, None), **kwargs)
+    else:
+        if adapters:
+            raise UsageError(
+                "--adapters needs --stems; for one adapter on the whole file use --adapter DIR"
+            )
+        model = load_adapted(base, adapter)
+        tracks = {"notes": transcribe_audio(model, load_mono(file), **kwargs)}
+    write_midi(tracks, out_path)
+    summary = ", ".join(f"{name}: {len(notes)} notes" for name, notes in tracks.items())
+    console.print(f"wrote {out_path} ({summary})")
 
 
-COMMANDS = [transcribe]
+@click.command("transcribe-poc")
+@click.argument("data_root", type=click.Path(file_okay=False))
+@click.option("--split", default="test", show_default=True)
+@click.option("--adapters", help="STEM=DIR,... adapters for the 'adapters on stems' rows.")
+@click.option(
+    "--separation-model", help="Also transcribe stems separated from the mix by this model."
+)
+@click.option("--separation-adapter", type=click.Path(file_okay=False))
+@click.option("--limit", type=click.IntRange(1), help="Only the first N tracks.")
+@click.option("--json-out", type=click.Path(dir_okay=False), help="Write the table as JSON too.")
+@_note_options
+def transcribe_poc(
+    data_root: str,
+    split: str,
+    adapters: str | None,
+    separation_model: str | None,
+    separation_adapter: str | None,
+    limit: int | None,
+    json_out: str | None,
+    onset_threshold: float,
+    frame_threshold: float,
+    min_note_ms: float,
+    base: str,
+) -> None:
+    """The guide's proof of concept on DATA_ROOT/SPLIT: base on the mix, base on stems, adapters on stems."""
+    from rich.table import Table
+
+    from ..families.transcription.pipeline import parse_adapter_map
+    from ..families.transcription.poc import run_poc
+
+    results = run_poc(
+        Path(data_root),
+        split,
+        parse_adapter_map(adapters),
+        base=base,
+        separation_model=separation_model,
+        separation_adapter=separation_adapter,
+        limit=limit,
+        **_note_kwargs(onset_threshold, frame_threshold, min_note_ms),
+    )
+    table = Table(title=f"note F1 on {data_root}/{split} ({results['tracks']} tracks)")
+    for col in (
+        "condition",
+        "scope",
+        "onset F1",
+        "onset+offset F1",
+        "frame F1",
+        "onset P",
+        "onset R",
+    ):
+        table.add_column(col, justify="left" if col in ("condition", "scope") else "right")
+    for row in results["rows"]:
+        s = row["scores"]
+        table.add_row(
+            row["condition"],
+            row["scope"],
+            *(
+                f"{s[k]:.3f}"
+                for k in (
+                    "onset_f1",
+                    "onset_offset_f1",
+                    "frame_f1",
+                    "onset_precision",
+                    "onset_recall",
+                )
+            ),
+        )
+    console.print(table)
+    if json_out:
+        Path(json_out).write_text(json.dumps(results, indent=2))
+        console.print(f"wrote {json_out}")
+
+
+COMMANDS = [transcribe, transcribe_poc]

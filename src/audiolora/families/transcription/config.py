@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class TranscriptionOptions(BaseModel):
-    """Basic Pitch options."""
+    """Basic Pitch options: which stem an adapter specialises in, note creation, losses, augmentation."""
 
     model_config = ConfigDict(extra="forbid")
 
-    stem: str | None = None
+    stem: str | None = (
+        None  # stem the adapter transcribes (its notes are the targets); None: mixture
+    )
+    onset_threshold: float = Field(0.5, gt=0, lt=1)
+    frame_threshold: float = Field(0.3, gt=0, lt=1)
+    min_note_ms: float = Field(127.70, ge=0)
+    label_smoothing: float = Field(0.2, ge=0, lt=1)
+    onset_positive_weight: float = Field(0.95, gt=0, lt=1)
+    loss_weights: dict[Literal["note", "onset", "contour"], float] = Field(
+        default_factory=lambda: {"note": 1.0, "onset": 1.0, "contour": 1.0}
+    )
+    crops_per_track: int = Field(8, ge=1)
+    gain_db: tuple[float, float] = (-6.0, 6.0)
+    bleed: tuple[float, float] = (0.0, 0.3)  # gain range of the other stems mixed in
+    bleed_probability: float = Field(0.5, ge=0, le=1)
