@@ -20,21 +20,26 @@ def write_json_atomic(path: Path, data: Any) -> None:
 class RunLog:
     """train.log lines and TensorBoard scalars for one run folder (main process only)."""
 
-    def __init__(self, run_dir: Path, resume_step: int | None = None, tensorboard: bool = True):
+    def __init__(self, run_dir: Path, resume_step: int | None = None, enabled: bool = True):
         self.run_dir = Path(run_dir)
         self.log_path = self.run_dir / "train.log"
-        self._log = open(self.log_path, "a", buffering=1)
+        self.enabled = enabled
         self.writer = None
-        if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
+        self._log = None
+        if not enabled:  # processes other than the main one write nothing
+            return
+        # Held open for the whole run (line-buffered), closed in close().
+        self._log = open(self.log_path, "a", buffering=1)  # noqa: SIM115
+        from torch.utils.tensorboard import SummaryWriter
 
-            # purge_step drops events logged after the checkpoint a resumed run starts from.
-            purge = resume_step + 1 if resume_step is not None else None
-            self.writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=purge)
+        # purge_step drops events logged after the checkpoint a resumed run starts from.
+        purge = resume_step + 1 if resume_step is not None else None
+        self.writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=purge)
 
     def line(self, text: str) -> None:
         """Append a timestamped line to train.log."""
-        self._log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+        if self._log is not None:
+            self._log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
 
     def scalars(self, step: int, values: dict[str, float], prefix: str = "") -> None:
         if self.writer is None:
@@ -48,7 +53,7 @@ class RunLog:
             self.writer.flush()
             self.writer.close()
             self.writer = None
-        if not self._log.closed:
+        if self._log is not None and not self._log.closed:
             self._log.close()
 
 

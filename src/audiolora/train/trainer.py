@@ -411,7 +411,7 @@ class Trainer:
             tmp.write_text(dump_config(self.config))
             tmp.replace(self.run_dir / "config.yaml")
         resume_step = self.state["step"] if self.resumed_from is not None else None
-        self.log = RunLog(self.run_dir, resume_step=resume_step, tensorboard=self.is_main)
+        self.log = RunLog(self.run_dir, resume_step=resume_step, enabled=self.is_main)
         self.monitor = ResourceMonitor(cfg.monitor_interval, cfg.memory_warn_gb, on_warning=warn)
         self.stop_reason: str | None = None
         self.status = "completed"
