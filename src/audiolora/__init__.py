@@ -2,7 +2,38 @@
 
 __version__ = "0.1.0"
 
-from .adapters import AdapterSpec  # noqa: E402
+from .adapters.spec import AdapterSpec  # noqa: E402
 from .config import RunConfig, load_config  # noqa: E402
 
-__all__ = ["AdapterSpec", "RunConfig", "load_config", "__version__"]
+# The adapter engine's API, imported on first use (it pulls in PEFT, which the CLI's start-up avoids).
+_ADAPTER_API = (
+    "Report",
+    "adapter_state_dict",
+    "attach_adapter",
+    "delete_adapter",
+    "enable_gradient_checkpointing",
+    "estimate_gradient_ranks",
+    "export_lycoris",
+    "export_merged",
+    "grow_rank",
+    "load_adapter",
+    "load_adapter_state_dict",
+    "merge_adapter",
+    "parameter_report",
+    "read_adapter_metadata",
+    "save_adapter",
+    "set_active_adapter",
+    "set_adapter_weights",
+    "unmerge_adapter",
+)
+
+
+def __getattr__(name: str):
+    if name in _ADAPTER_API:
+        from . import adapters
+
+        return getattr(adapters, name)
+    raise AttributeError(f"module 'audiolora' has no attribute {name!r}")
+
+
+__all__ = ["AdapterSpec", "RunConfig", "load_config", "__version__", *_ADAPTER_API]

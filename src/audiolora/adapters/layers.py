@@ -1,0 +1,372 @@
+"""LoRA layers PEFT lacks, registered through PEFT's custom-module mechanism.
+
+PEFT 0.21 gets three layer kinds audio models use wrong or not at all, so they are written here:
+
+- ConvTranspose1d/2d (HT-Demucs decoders, ACE-Step's output layer): unsupported in PEFT and LyCORIS.
+- Conv1d/2d with dilation, groups or a non-zero padding mode: PEFT builds its LoRA conv without the
+  base layer's dilation (forward crashes on a length mismatch), mixes channels across groups (cannot
+  merge) and ignores padding_mode. `ConvLora` copies every geometry argument of the base layer into
+  the low-rank path, so the adapter is exactly a low-rank change of the base kernel.
+- nn.MultiheadAttention: PEFT adapts in_proj and out_proj only together; LoRA on out_proj alone is a
+  silent no-op because the fused attention reads the weight directly. `MultiheadAttentionLora` adds a
+  separate low-rank delta to each of q, k, v and out and runs the same functional attention with the
+  adapted weights, so every part acts.
+
+Plain convolutions and Linear layers stay on PEFT's own classes so that such adapters load with plain
+`peft.PeftModel.from_pretrained`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from peft.tuners.lora.layer import LoraLayer
+from peft.tuners.tuners_utils import check_adapters_to_merge
+
+_CONV = (nn.Conv1d, nn.Conv2d)
+_CONV_TRANSPOSE = (nn.ConvTranspose1d, nn.ConvTranspose2d)
+MHA_PARTS = ("q", "k", "v", "out")
+
+
+def needs_own_conv(layer: nn.Module) -> bool:
+    """True for convolutions PEFT's LoRA gets wrong (transposed, dilated, grouped, non-zero padding)."""
+    if isinstance(layer, _CONV_TRANSPOSE):
+        return True
+    if isinstance(layer, _CONV):
+        return (
+            any(d != 1 for d in layer.dilation)
+            or layer.groups > 1
+            or layer.padding_mode != "zeros"
+            or isinstance(layer.padding, str)
+        )
+    return False
+
+
+def _scaling(alpha: float, r: int, use_rslora: bool) -> float:
+    return alpha / math.sqrt(r) if use_rslora else alpha / r
+
+
+class _OwnLoraLayer(nn.Module, LoraLayer):
+    """Shared merge/unmerge/forward logic for the layers below (PEFT conventions, our delta)."""
+
+    def merge(self, safe_merge: bool = False, adapter_names: list[str] | None = None) -> None:
+        for name in check_adapters_to_merge(self, adapter_names):
+            if name not in self.lora_A:
+                continue
+            self._add_delta(name, sign=1.0, safe=safe_merge)
+            self.merged_adapters.append(name)
+
+    def unmerge(self) -> None:
+        while self.merged_adapters:
+            name = self.merged_adapters.pop()
+            if name in self.lora_A:
+                self._add_delta(name, sign=-1.0, safe=False)
+
+    def _add_delta(self, name: str, sign: float, safe: bool) -> None:
+        weight = self.get_base_layer().weight
+        delta = self.get_delta_weight(name).to(weight.dtype)
+        if safe and not torch.isfinite(delta).all():
+            raise ValueError(f"NaNs in the merged weights of adapter {name!r}")
+        weight.data += sign * delta
+
+    def _active(self) -> list[str]:
+        return [a for a in self.active_adapters if a in self.lora_A]
+
+
+class ConvLora(_OwnLoraLayer):
+    """LoRA for Conv1d/2d (any stride, padding, padding_mode, dilation, groups) and ConvTranspose1d/2d.
+
+    A is a convolution of the base layer's own class and geometry with `r` output channels; B is a
+    pointwise convolution with the base layer's groups, so the product stays block-diagonal per group
+    and merges into the base kernel exactly. The rank must be a multiple of `groups`.
+    """
+
+    def __init__(
+        self,
+        base_layer: nn.Module,
+        adapter_name: str,
+        config,
+        r: int = 0,
+        lora_alpha: float = 1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        LoraLayer.__init__(self, base_layer)
+        self.in_features = base_layer.in_channels
+        self.out_features = base_layer.out_channels
+        self._transposed = isinstance(base_layer, _CONV_TRANSPOSE)
+        self._active_adapter = adapter_name
+        self.update_layer(adapter_name, r, lora_alpha=lora_alpha, config=config)
+
+    def update_layer(self, adapter_name: str, r: int, lora_alpha: float, config, **kwargs) -> None:
+        base = self.get_base_layer()
+        if r <= 0:
+            raise ValueError(f"rank must be positive, got {r}")
+        if r % base.groups:
+            raise ValueError(
+                f"rank {r} is not a multiple of groups={base.groups} of this {type(base).__name__}"
+            )
+        self.r[adapter_name] = r
+        self.lora_alpha[adapter_name] = lora_alpha
+        self.use_rslora[adapter_name] = bool(config.use_rslora)
+        self.scaling[adapter_name] = _scaling(lora_alpha, r, config.use_rslora)
+        self.lora_bias[adapter_name] = False
+        self.use_dora[adapter_name] = False
+        p = config.lora_dropout
+        self.lora_dropout[adapter_name] = nn.Dropout(p) if p > 0 else nn.Identity()
+        self.lora_A[adapter_name] = self._make_a(base, r)
+        pointwise = nn.Conv1d if base.weight.dim() == 3 else nn.Conv2d
+        self.lora_B[adapter_name] = pointwise(
+            r, self.out_features, 1, groups=base.groups, bias=False
+        )
+        if config.init_lora_weights:
+            self.reset_lora_parameters(adapter_name, config.init_lora_weights)
+        self._move_adapter_to_device_of_base_layer(adapter_name)
+        self.set_adapter(self.active_adapters, inference_mode=config.inference_mode)
+
+    def _make_a(self, base: nn.Module, r: int) -> nn.Module:
+        common = dict(
+            kernel_size=base.kernel_size,
+            stride=base.stride,
+            padding=base.padding,
+            dilation=base.dilation,
+            groups=base.groups,
+            bias=False,
+        )
+        # type(base) may be a parametrized subclass (trainable slices): build the plain torch class.
+        if self._transposed:
+            cls = nn.ConvTranspose1d if isinstance(base, nn.ConvTranspose1d) else nn.ConvTranspose2d
+            return cls(base.in_channels, r, output_padding=base.output_padding, **common)
+        cls = nn.Conv1d if isinstance(base, nn.Conv1d) else nn.Conv2d
+        return cls(base.in_channels, r, padding_mode=base.padding_mode, **common)
+
+    def get_delta_weight(self, adapter: str) -> torch.Tensor:
+        """The change of the base kernel this adapter makes (same shape as the base weight)."""
+        base = self.get_base_layer()
+        g = base.groups
+        a = self.lora_A[adapter].weight
+        b = self.lora_B[adapter].weight.flatten(1)  # (out, r/g)
+        out = self.out_features
+        b = b.reshape(g, out // g, -1)  # (g, out/g, r/g)
+        if self._transposed:
+            # A: (in, r/g, *k), block j of input channels feeds block j of A's outputs.
+            a = a.reshape(g, a.shape[0] // g, *a.shape[1:])  # (g, in/g, r/g, *k)
+            delta = torch.einsum("gor,girk->giok", b, a.flatten(3))
+            delta = delta.reshape(base.weight.shape[0], out // g, *a.shape[3:])
+        else:
+            # A: (r, in/g, *k), rows in g blocks of r/g.
+            a = a.reshape(g, a.shape[0] // g, *a.shape[1:])  # (g, r/g, in/g, *k)
+            delta = torch.einsum("gor,grik->goik", b, a.flatten(3))
+            delta = delta.reshape(out, a.shape[2], *a.shape[3:])
+        return delta * self.scaling[adapter]
+
+    def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        if self.disable_adapters:
+            if self.merged:
+                self.unmerge()
+            return self.base_layer(x, *args, **kwargs)
+        result = self.base_layer(x, *args, **kwargs)
+        if self.merged:
+            return result
+        for name in self._active():
+            a, b = self.lora_A[name], self.lora_B[name]
+            h = self.lora_dropout[name](x.to(a.weight.dtype))
+            h = a(h, *args, **kwargs) if self._transposed else a(h)
+            result = result + b(h).to(result.dtype) * self.scaling[name]
+        return result
+
+    def __repr__(self) -> str:
+        return "audiolora." + super().__repr__()
+
+
+class MultiheadAttentionLora(_OwnLoraLayer):
+    """LoRA on nn.MultiheadAttention with q, k, v and out each adaptable and each acting.
+
+    `lora_A[adapter]` / `lora_B[adapter]` are ModuleDicts keyed by part ("q", "k", "v", "out"), so the
+    saved keys read `<mha>.lora_A.q.weight`. The forward is torch's functional attention with the
+    adapted projection weights (the base MHA's own path would ignore them).
+    """
+
+    def __init__(
+        self,
+        base_layer: nn.MultiheadAttention,
+        adapter_name: str,
+        config,
+        r: int = 0,
+        lora_alpha: float = 1,
+        parts: tuple[str, ...] = MHA_PARTS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        LoraLayer.__init__(self, base_layer)
+        self.in_features = self.out_features = base_layer.embed_dim
+        self._active_adapter = adapter_name
+        self.update_layer(adapter_name, r, lora_alpha=lora_alpha, config=config, parts=parts)
+
+    def _part_dims(self, part: str) -> tuple[int, int]:
+        base = self.get_base_layer()
+        e = base.embed_dim
+        return {"q": (e, e), "k": (base.kdim, e), "v": (base.vdim, e), "out": (e, e)}[part]
+
+    def update_layer(
+        self, adapter_name: str, r: int, lora_alpha: float, config, parts=MHA_PARTS, **kwargs
+    ) -> None:
+        if r <= 0:
+            raise ValueError(f"rank must be positive, got {r}")
+        self.r[adapter_name] = r
+        self.lora_alpha[adapter_name] = lora_alpha
+        self.use_rslora[adapter_name] = bool(config.use_rslora)
+        self.scaling[adapter_name] = _scaling(lora_alpha, r, config.use_rslora)
+        self.lora_bias[adapter_name] = False
+        self.use_dora[adapter_name] = False
+        p = config.lora_dropout
+        self.lora_dropout[adapter_name] = nn.Dropout(p) if p > 0 else nn.Identity()
+        self.lora_A[adapter_name] = nn.ModuleDict(
+            {k: nn.Linear(self._part_dims(k)[0], r, bias=False) for k in parts}
+        )
+        self.lora_B[adapter_name] = nn.ModuleDict(
+            {k: nn.Linear(r, self._part_dims(k)[1], bias=False) for k in parts}
+        )
+        if config.init_lora_weights:
+            for k in parts:
+                nn.init.kaiming_uniform_(self.lora_A[adapter_name][k].weight, a=math.sqrt(5))
+                nn.init.zeros_(self.lora_B[adapter_name][k].weight)
+        self._move_adapter_to_device_of_base_layer(adapter_name)
+        self.set_adapter(self.active_adapters, inference_mode=config.inference_mode)
+
+    def _part_delta(self, adapter: str, part: str) -> torch.Tensor | None:
+        if part not in self.lora_A[adapter]:
+            return None
+        a = self.lora_A[adapter][part].weight
+        b = self.lora_B[adapter][part].weight
+        return (b @ a) * self.scaling[adapter]
+
+    def get_delta_weight(self, adapter: str) -> dict[str, torch.Tensor]:
+        """Per-part weight changes {part: delta}; only the parts this adapter adapts."""
+        return {p: d for p in MHA_PARTS if (d := self._part_delta(adapter, p)) is not None}
+
+    def _base_weights(self) -> dict[str, torch.Tensor]:
+        base = self.get_base_layer()
+        if base._qkv_same_embed_dim:
+            q, k, v = base.in_proj_weight.chunk(3)
+        else:
+            q, k, v = base.q_proj_weight, base.k_proj_weight, base.v_proj_weight
+        return {"q": q, "k": k, "v": v, "out": base.out_proj.weight}
+
+    def _add_delta(self, name: str, sign: float, safe: bool) -> None:
+        base = self.get_base_layer()
+        for part, delta in self.get_delta_weight(name).items():
+            if safe and not torch.isfinite(delta).all():
+                raise ValueError(f"NaNs in the merged weights of adapter {name!r}")
+            if part == "out":
+                target = base.out_proj.weight
+            elif base._qkv_same_embed_dim:
+                i = "qkv".index(part)
+                e = base.embed_dim
+                target = base.in_proj_weight[i * e : (i + 1) * e]
+            else:
+                target = getattr(base, f"{part}_proj_weight")
+            target.data += sign * delta.to(target.dtype)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        key_padding_mask: torch.Tensor | None = None,
+        need_weights: bool = True,
+        attn_mask: torch.Tensor | None = None,
+        average_attn_weights: bool = True,
+        is_causal: bool = False,
+    ):
+        base = self.get_base_layer()
+        active = [] if (self.disable_adapters or self.merged) else self._active()
+        if self.disable_adapters and self.merged:
+            self.unmerge()
+        if not active:
+            return base(
+                query,
+                key,
+                value,
+                key_padding_mask=key_padding_mask,
+                need_weights=need_weights,
+                attn_mask=attn_mask,
+                average_attn_weights=average_attn_weights,
+                is_causal=is_causal,
+            )
+        weights = dict(self._base_weights())
+        for name in active:
+            for part, delta in self.get_delta_weight(name).items():
+                weights[part] = weights[part] + delta.to(weights[part].dtype)
+        batched = query.dim() == 3
+        if base.batch_first and batched:
+            # keep `query is key is value` (torch then projects them with one packed matmul)
+            same_kv, same_qk = key is value, query is key
+            key = key.transpose(0, 1)
+            value = key if same_kv else value.transpose(0, 1)
+            query = key if same_qk and same_kv else query.transpose(0, 1)
+        separate = not base._qkv_same_embed_dim
+        out, attn = F.multi_head_attention_forward(
+            query,
+            key,
+            value,
+            base.embed_dim,
+            base.num_heads,
+            None if separate else torch.cat([weights["q"], weights["k"], weights["v"]]),
+            base.in_proj_bias,
+            base.bias_k,
+            base.bias_v,
+            base.add_zero_attn,
+            base.dropout,
+            weights["out"],
+            base.out_proj.bias,
+            training=self.training,
+            key_padding_mask=key_padding_mask,
+            need_weights=need_weights,
+            attn_mask=attn_mask,
+            use_separate_proj_weight=separate,
+            q_proj_weight=weights["q"] if separate else None,
+            k_proj_weight=weights["k"] if separate else None,
+            v_proj_weight=weights["v"] if separate else None,
+            average_attn_weights=average_attn_weights,
+            is_causal=is_causal,
+        )
+        if base.batch_first and batched:
+            out = out.transpose(0, 1)
+        return out, attn
+
+    def __repr__(self) -> str:
+        return "audiolora." + super().__repr__()
+
+
+def lora_dispatch(mha_parts: dict[str, tuple[str, ...]]):
+    """The custom-module mapping for `LoraConfig._register_custom_module`.
+
+    PEFT calls the mapped callable like a layer class and falls through to its own layers when it
+    returns None, so plain convolutions keep PEFT's classes (plain-PEFT loadable) and only the cases
+    PEFT gets wrong use ours.
+    """
+
+    def conv(target, adapter_name, config, **kwargs):
+        base = target.get_base_layer() if hasattr(target, "get_base_layer") else target
+        if not needs_own_conv(base):
+            return None
+        return ConvLora(target, adapter_name, config, **_layer_kwargs(kwargs))
+
+    def mha(target, adapter_name, config, **kwargs):
+        parts = mha_parts.get(kwargs.get("target_name", ""), MHA_PARTS)
+        return MultiheadAttentionLora(
+            target, adapter_name, config, parts=parts, **_layer_kwargs(kwargs)
+        )
+
+    mapping = dict.fromkeys((*_CONV, *_CONV_TRANSPOSE), conv)
+    mapping[nn.MultiheadAttention] = mha
+    return mapping
+
+
+def _layer_kwargs(kwargs: dict) -> dict:
+    return {"r": kwargs["r"], "lora_alpha": kwargs["lora_alpha"]}
