@@ -103,19 +103,30 @@ def write_audio(
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        sf.write(
-            tmp,
-            audio.T.astype(np.float32, copy=False),
-            int(samplerate),
-            subtype=subtype,
-            format=fmt,
-        )
+        with sf.SoundFile(
+            tmp, "w", int(samplerate), audio.shape[0], subtype=subtype, format=fmt
+        ) as f:
+            _no_peak_chunk(f)
+            f.write(audio.T.astype(np.float32, copy=False))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+# libsndfile's SFC_SET_ADD_PEAK_CHUNK: float WAVs otherwise carry a PEAK chunk with a wall-clock
+# timestamp, so that the same audio written twice would differ in bytes. soundfile has no public call
+# for this command, so it goes through soundfile's own cffi handle to libsndfile.
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
+
+
+def _no_peak_chunk(f: sf.SoundFile) -> None:
+    try:
+        sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+    except AttributeError:  # a soundfile without the cffi handle: bytes may then carry a timestamp
+        pass
 
 
 def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:

@@ -26,6 +26,6 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Pretty, key-sorted JSON written atomically (same object, same bytes)."""
-    text = json.dumps(obj, indent=1, sort_keys=True) + "\n"
+    """Indented JSON written atomically, keys in insertion order (same object, same bytes)."""
+    text = json.dumps(obj, indent=1) + "\n"
     return write_bytes_atomic(path, text.encode())

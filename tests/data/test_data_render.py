@@ -1,0 +1,232 @@
+"""The FluidSynth renderer: layout, determinism, sum == mixture, note timing, split by piece."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+from stemkit import TECHHOUSE
+
+from audiolora.audio import read_audio
+from audiolora.data.render import assign_splits, find_soundfont, render_dataset
+from audiolora.data.render.dataset import get_recipe
+from audiolora.data.render.synth import render_parts
+from audiolora.errors import ConfigError, DataError
+
+
+def tracks_of(root: Path) -> list[Path]:
+    return sorted(p for p in root.glob("*/*") if p.is_dir())
+
+
+def rise_db(energy: np.ndarray, onset: int, window: int) -> float:
+    """dB of the energy in the `window` frames from `onset` over the `window` frames before it."""
+    before = energy[max(onset - window, 0) : onset].mean() if onset > 0 else 0.0
+    after = energy[onset : onset + window].mean()
+    return float(10 * np.log10((after + 1e-20) / (before + 1e-20)))
+
+
+def test_layout_manifest_and_notes(techhouse):
+    manifest = json.loads((techhouse / "manifest.json").read_text())
+    assert manifest["recipe"] == "techhouse5" and manifest["seed"] == 7
+    assert manifest["stems"] == TECHHOUSE
+    assert len(manifest["soundfont"]["sha256"]) == 64 and manifest["params"]["seconds"] == 3.0
+    assert {t["split"] for t in manifest["tracks"]} == {"train", "valid", "test"}
+    for entry in manifest["tracks"]:
+        folder = techhouse / entry["split"] / entry["track"]
+        names = sorted(p.name for p in folder.iterdir())
+        assert names == sorted(
+            [f"{s}.wav" for s in TECHHOUSE] + ["mixture.wav", "notes.json", "notes.mid"]
+        )
+        notes = json.loads((folder / "notes.json").read_text())
+        assert notes["samplerate"] == 44100 and list(notes["stems"]) == TECHHOUSE
+        assert all(len(rows) > 0 for rows in notes["stems"].values())
+        for rows in notes["stems"].values():
+            for onset, offset, pitch, velocity in rows:
+                assert 0 <= onset < offset <= 3.0 and 0 <= pitch <= 127 and 1 <= velocity <= 127
+        assert 36 in {r[2] for r in notes["stems"]["kick"]}  # GM percussion key numbers
+        midi = pretty_midi.PrettyMIDI(str(folder / "notes.mid"))
+        by_name = {inst.name: inst for inst in midi.instruments}
+        assert {"kick", "hihat", "vocals", "bass", "other:pad", "other:clap"} == set(by_name)
+        assert by_name["kick"].is_drum and not by_name["bass"].is_drum
+        assert len(by_name["kick"].notes) == len(notes["stems"]["kick"])
+
+
+def test_stems_sum_exactly_to_a_mixture_peaking_at_minus_1_dbfs(techhouse):
+    for folder in tracks_of(techhouse):
+        mixture, sr = read_audio(folder / "mixture.wav")
+        assert sr == 44100 and mixture.shape == (2, 3 * 44100)
+        total = np.zeros_like(mixture)
+        for stem in TECHHOUSE:  # float32 WAV, summed in stem order: bit-exact
+            total += read_audio(folder / f"{stem}.wav")[0]
+        np.testing.assert_array_equal(total, mixture)
+        assert 20 * np.log10(np.abs(mixture).max()) == pytest.approx(-1.0, abs=0.01)
+
+
+def test_same_seed_same_bytes_other_seed_differs(techhouse, tmp_path):
+    again = tmp_path / "again"
+    render_dataset("techhouse5", again, 3, seed=7, seconds=3.0)
+    files = sorted(p.relative_to(techhouse) for p in techhouse.rglob("*") if p.is_file())
+    files.remove(Path("render_log.json"))  # wall-clock speed: the only file allowed to differ
+    assert files == sorted(
+        p.relative_to(again)
+        for p in again.rglob("*")
+        if p.is_file() and p.name != "render_log.json"
+    )
+    for rel in files:
+        assert (techhouse / rel).read_bytes() == (again / rel).read_bytes(), rel
+    other = tmp_path / "other"
+    render_dataset("techhouse5", other, 1, seed=8, seconds=3.0)
+    first = next(other.glob("*/*/mixture.wav")).read_bytes()
+    assert all(first != p.read_bytes() for p in techhouse.glob("*/*/mixture.wav"))
+
+
+def note_contributions_start_on_time(
+    folder: Path, recipe: str, index: int, seed: int, params: dict
+):
+    """Each note's own sound (stem rendered with it minus stem rendered without it: FluidSynth mixes
+    voices additively) is silent before the note start and rises within 10 ms of it. Also checks
+    that notes.json is the score that was rendered and the stem file is that render."""
+    module = get_recipe(recipe)
+    full_params = {**module.DEFAULTS, **params}
+    piece = module.pieces(index + 1, seed, full_params)[index]
+    score = module.compose(piece, index, seed, full_params)
+    notes = json.loads((folder / "notes.json").read_text())
+    assert notes["stems"] == score.notes()
+    gain = next(
+        t["gain"]
+        for t in json.loads((folder.parents[1] / "manifest.json").read_text())["tracks"]
+        if t["track"] == folder.name
+    )
+    sf2, sr = find_soundfont(), notes["samplerate"]
+    window = int(0.010 * sr)
+    checked = 0
+    for stem, parts in score.stems.items():
+        full = render_parts(parts, score.seconds, sf2, sr)
+        np.testing.assert_array_equal(
+            full * np.float32(gain), read_audio(folder / f"{stem}.wav")[0]
+        )
+        for p, part in enumerate(parts):
+            for k, note in enumerate(part.notes):
+                without = [
+                    replace(q, notes=q.notes[:k] + q.notes[k + 1 :]) if i == p else q
+                    for i, q in enumerate(parts)
+                ]
+                own = full.astype(np.float64) - render_parts(without, score.seconds, sf2, sr)
+                energy = (own**2).sum(axis=0)
+                onset = int(round(note.onset * sr))
+                peak = energy.max()
+                assert peak > 0, (stem, note)
+                assert energy[: max(onset - 64, 0)].max(initial=0.0) <= 1e-6 * peak, (stem, note)
+                assert rise_db(energy, onset, window) >= 20.0, (stem, note)
+                checked += 1
+    return checked
+
+
+def test_each_note_onset_shows_in_its_stem_within_10_ms(techhouse, tmp_path):
+    folder = next((techhouse / "train").iterdir())
+    index = int(folder.name.split("_")[0])
+    assert note_contributions_start_on_time(folder, "techhouse5", index, 7, {"seconds": 3.0}) > 30
+    render_dataset("chorales", tmp_path / "ch", 1, seed=2, seconds=2.0)
+    folder = next((tmp_path / "ch").glob("*/0000_*"))
+    assert note_contributions_start_on_time(folder, "chorales", 0, 2, {"seconds": 2.0}) > 8
+
+
+def test_assign_splits_by_piece():
+    pieces = [f"p{k % 7}" for k in range(20)]  # 7 pieces, each rendered several times
+    mapping = assign_splits(pieces, (0.8, 0.1, 0.1), seed=3)
+    assert set(mapping) == set(pieces)
+    counts = {s: sum(v == s for v in mapping.values()) for s in ("train", "valid", "test")}
+    assert counts == {"train": 5, "valid": 1, "test": 1}
+    assert mapping == assign_splits(list(reversed(pieces)), (0.8, 0.1, 0.1), seed=3)
+    assert set(assign_splits(["a", "b"], (0.8, 0.1, 0.1), 0).values()) <= {"train", "valid", "test"}
+    with pytest.raises(ConfigError, match="three non-negative shares"):
+        assign_splits(pieces, (0.8, -0.1, 0.3), seed=0)
+
+
+def test_chorales_recipe_four_voices_split_by_piece(tmp_path):
+    manifest = render_dataset("chorales", tmp_path / "ch", 3, seed=0, seconds=2.0)
+    pieces = {}
+    for entry in manifest["tracks"]:
+        pieces.setdefault(entry["piece"], set()).add(entry["split"])
+        assert entry["piece"].startswith("bwv")
+        assert set(entry["params"]["programs"]) == {"soprano", "alto", "tenor", "bass"}
+        notes = json.loads(
+            (tmp_path / "ch" / entry["split"] / entry["track"] / "notes.json").read_text()
+        )
+        # SATB ranges: every soprano note above the mean bass note
+        soprano = [r[2] for r in notes["stems"]["soprano"]]
+        bass = [r[2] for r in notes["stems"]["bass"]]
+        assert min(soprano) > np.mean(bass)
+    assert all(len(s) == 1 for s in pieces.values())
+
+
+def test_pop4_recipe_stems(tmp_path):
+    manifest = render_dataset("pop4", tmp_path / "pop", 1, seed=0, seconds=2.0)
+    assert manifest["stems"] == ["drums", "bass", "other", "vocals"]
+    entry = manifest["tracks"][0]
+    assert entry["params"]["groove"] in ("rock", "pop", "funk", "shuffle")
+    folder = tmp_path / "pop" / entry["split"] / entry["track"]
+    for stem in manifest["stems"]:
+        audio, _ = read_audio(folder / f"{stem}.wav")
+        assert audio.shape == (2, 88200) and np.abs(audio).max() > 1e-3
+
+
+def test_bad_render_requests_are_one_line_errors(tmp_path):
+    with pytest.raises(
+        ConfigError, match="unknown recipe 'jazz'; choose one of chorales, pop4, techhouse5"
+    ):
+        render_dataset("jazz", tmp_path / "x", 1)
+    with pytest.raises(ConfigError, match="has no parameter 'tempo'"):
+        render_dataset("pop4", tmp_path / "x", 1, tempo=3)
+    with pytest.raises(DataError, match="missing.sf2: soundfont not found"):
+        render_dataset("pop4", tmp_path / "x", 1, soundfont=tmp_path / "missing.sf2")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("user file")
+    with pytest.raises(DataError, match="not empty and holds no render"):
+        render_dataset("pop4", tmp_path / "busy", 1, seconds=1.0)
+    assert (tmp_path / "busy" / "keep.txt").read_text() == "user file"
+
+
+def test_render_cli(run_cli, tmp_path):
+    out = tmp_path / "cli"
+    code, _, err = run_cli(
+        "--quiet",
+        "data",
+        "render",
+        "--recipe",
+        "techhouse5",
+        "--tracks",
+        "1",
+        "--out",
+        str(out),
+        "--seconds",
+        "1",
+        "--set",
+        "bpm=[124,124]",
+    )
+    assert code == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tracks"][0]["params"]["bpm"] == 124.0
+    code, _, err = run_cli(
+        "data", "render", "--recipe", "techhouse5", "--tracks", "1", "--out", str(out)
+    )
+    assert code == 1 and "pass --overwrite" in err and len(err.strip().splitlines()) == 1
+    code, _, _ = run_cli(
+        "--quiet",
+        "data",
+        "render",
+        "--recipe",
+        "techhouse5",
+        "--tracks",
+        "1",
+        "--out",
+        str(out),
+        "--seconds",
+        "1",
+        "--overwrite",
+    )
+    assert code == 0
