@@ -163,7 +163,7 @@ def load_checkpoint(folder: Path) -> dict[str, Any]:
             "rng": torch.load(folder / "rng.pt", weights_only=True),
             "state": json.loads((folder / STATE_FILE).read_text()),
         }
-    except (OSError, RuntimeError, ValueError) as exc:
+    except Exception as exc:  # safetensors, pickle and OS errors all mean the same to a user
         raise AudioloraError(
             f"{folder}: damaged checkpoint ({' '.join(str(exc).split())[:120]}); resume from an older one"
         ) from None
