@@ -68,7 +68,9 @@ class StemAugment:
 
     def __call__(self, stems: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if stems.dim() != 4:
-            raise ValueError(f"augmentation expects [batch, stems, channels, time], got {tuple(stems.shape)}")
+            raise ValueError(
+                f"augmentation expects [batch, stems, channels, time], got {tuple(stems.shape)}"
+            )
         if self.remix:
             stems = remix(stems, generator)
         if self.gain is not None:

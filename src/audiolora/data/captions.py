@@ -3,7 +3,7 @@
 Fields (ACE-Step style): caption, bpm, keyscale, timesignature, genre, lyrics, language,
 is_instrumental, duration, custom_tag. An activation tag (the trigger word a LoRA learns) can be
 prepended, appended or can replace the caption. Missing `duration` is read from the file header and
-missing `bpm` estimated with librosa's beat tracker.
+missing `bpm` estimated with librosa.
 """
 
 from __future__ import annotations
@@ -89,11 +89,15 @@ class CaptionedAudio:
 def parse_caption(data: dict, source: str) -> Caption:
     """Validate a dict of caption fields; DataError naming `source` and the bad field."""
     if not isinstance(data, dict):
-        raise DataError(f"{source}: expected a JSON object with caption fields, got {type(data).__name__}")
+        raise DataError(
+            f"{source}: expected a JSON object with caption fields, got {type(data).__name__}"
+        )
     for key in data:
         if key not in FIELDS:
             near = difflib.get_close_matches(key, FIELDS, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else f"; known fields: {', '.join(FIELDS)}"
+            hint = (
+                f" (did you mean {near[0]!r}?)" if near else f"; known fields: {', '.join(FIELDS)}"
+            )
             raise DataError(f"{source}: unknown field {key!r}{hint}")
     try:
         return Caption.model_validate(data)
@@ -116,7 +120,9 @@ def read_sidecar(audio: str | os.PathLike) -> Caption | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: invalid JSON (line {exc.lineno}: {exc.msg}); fix the sidecar") from None
+        raise DataError(
+            f"{path}: invalid JSON (line {exc.lineno}: {exc.msg}); fix the sidecar"
+        ) from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text; save the sidecar as UTF-8") from None
     return parse_caption(data, str(path))
@@ -140,11 +146,15 @@ def read_caption_csv(path: str | os.PathLike) -> dict[str, Caption]:
     reader = csv.DictReader(text.splitlines())
     columns = reader.fieldnames or []
     if "file" not in columns:
-        raise DataError(f"{path}: no 'file' column; the header must name the audio file column 'file'")
+        raise DataError(
+            f"{path}: no 'file' column; the header must name the audio file column 'file'"
+        )
     out: dict[str, Caption] = {}
     for line, row in enumerate(reader, start=2):
         if None in row:
-            raise DataError(f"{path} line {line}: more cells than header columns; quote cells with commas")
+            raise DataError(
+                f"{path} line {line}: more cells than header columns; quote cells with commas"
+            )
         name = (row.pop("file") or "").strip()
         if not name:
             raise DataError(f"{path} line {line}: empty 'file' cell")
@@ -155,7 +165,9 @@ def read_caption_csv(path: str | os.PathLike) -> dict[str, Caption]:
                 continue
             if key == "is_instrumental":
                 if cell.lower() not in _BOOL:
-                    raise DataError(f"{path} line {line}: is_instrumental {cell!r} must be true or false")
+                    raise DataError(
+                        f"{path} line {line}: is_instrumental {cell!r} must be true or false"
+                    )
                 values[key] = _BOOL[cell.lower()]
             elif key in ("bpm", "duration"):
                 try:
@@ -183,13 +195,18 @@ def apply_tag(caption: str | None, tag: str | None, mode: TagMode = "prepend") -
 
 
 def estimate_bpm(path: str | os.PathLike) -> float:
-    """Tempo of an audio file from librosa's beat tracker (mono, 22.05 kHz)."""
-    import librosa
-    import numpy as np
-
+    """Tempo of an audio file from librosa's onset-strength tempogram (mono, 22.05 kHz, hop 256)."""
+    try:
+        import librosa
+    except ImportError:
+        raise DataError(
+            f"{path}: no bpm given and librosa is not installed to estimate it; "
+            "pip install librosa or add bpm to the caption"
+        ) from None
     audio, sr = read_audio(path, samplerate=22050, channels=1)
-    tempo, _ = librosa.beat.beat_track(y=audio[0], sr=sr)
-    return round(float(np.atleast_1d(tempo)[0]), 2)
+    onset = librosa.onset.onset_strength(y=audio[0], sr=sr, hop_length=256)
+    tempo = librosa.feature.tempo(onset_envelope=onset, sr=sr, hop_length=256)
+    return round(float(tempo[0]), 2)
 
 
 def load_captions(
@@ -208,7 +225,9 @@ def load_captions(
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: no such folder of captioned audio")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    files = sorted(
+        p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+    )
     if not files:
         raise DataError(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)})")
     table = read_caption_csv(csv_path) if csv_path else {}
@@ -220,7 +239,7 @@ def load_captions(
             meta = meta.model_copy(update=row.model_dump(exclude_none=True))
         if require_caption and not (meta.caption or tag):
             raise DataError(
-                f"{path}: no caption; add {sidecar_path(path).name} with a \"caption\" field, a CSV row, "
+                f'{path}: no caption; add {sidecar_path(path).name} with a "caption" field, a CSV row, '
                 "or an activation tag"
             )
         update: dict[str, object] = {"caption": apply_tag(meta.caption, tag, tag_mode)}
@@ -231,5 +250,7 @@ def load_captions(
         items.append(CaptionedAudio(path, meta.model_copy(update=update)))
     stale = set(table) - {str(p.resolve()) for p in files}
     if stale:
-        raise DataError(f"{csv_path}: row for {sorted(stale)[0]} has no audio file; fix the 'file' cell")
+        raise DataError(
+            f"{csv_path}: row for {sorted(stale)[0]} has no audio file; fix the 'file' cell"
+        )
     return items

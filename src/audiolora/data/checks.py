@@ -292,21 +292,32 @@ def _check_track(
     # Lengths, compared in seconds so that allowed resampling does not count as misalignment.
     if good:
         secs = {name: info.frames / info.samplerate for name, (info, _) in good.items()}
-        longest = max(secs.values())
-        row.seconds = longest
+        # The reference is the length most files share (the median), so the odd file is named.
+        reference = float(np.median(list(secs.values())))
+        row.seconds = reference
         for name, s in secs.items():
-            if longest - s > tolerance_s:
+            if abs(reference - s) > tolerance_s:
                 errors.append(
                     f"{label}: {Path(good[name][0].path).name}: {s:.3f} s, other stems "
-                    f"{longest:.3f} s (more than {tolerance_s:g} s apart); trim or pad the stems "
+                    f"{reference:.3f} s (more than {tolerance_s:g} s apart); trim or pad the stems "
                     "to one length, aligned at the start"
                 )
     if MIXTURE in good:
         row.peak_dbfs = _db(float(np.abs(good[MIXTURE][1]).max()))
     stems = [good[s] for s in sources if s in good]
     if MIXTURE in good and len(stems) == len(sources):
+        # The mixture is the sum of every stem in the folder, also those not asked for.
+        extras = _extra_stems(folder, sources)
+        if extras is None:
+            warnings.append(
+                f"{label}: mixture.wav: not compared with the stems (another stem file in the "
+                "folder is unreadable); run the check with all stems in --sources"
+            )
+            return errors, warnings
+        stems += extras
         rates = {info.samplerate for info, _ in [*stems, good[MIXTURE]]}
-        if len(rates) == 1:
+        shapes = {a.shape[0] for _, a in [*stems, good[MIXTURE]]}
+        if len(rates) == 1 and len(shapes) == 1:
             mix = good[MIXTURE][1].astype(np.float64)
             n = min([mix.shape[1], *(a.shape[1] for _, a in stems)])
             total = np.zeros((mix.shape[0], n))
@@ -327,6 +338,20 @@ def _check_track(
             float(np.abs(sum(a for _, a in stems if a.shape == stems[0][1].shape)).max())
         )
     return errors, warnings
+
+
+def _extra_stems(folder: Path, sources: list[str]) -> list[tuple[AudioInfo, np.ndarray]] | None:
+    """Stem files in `folder` besides `sources` and the mixture; None if one cannot be read."""
+    out = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in AUDIO_SUFFIXES and path.stem not in (*sources, MIXTURE):
+            try:
+                info = audio_info(path)
+                audio, _ = sf.read(str(path), dtype="float32", always_2d=True)
+            except Exception:
+                return None
+            out.append((info, audio.T))
+    return out
 
 
 def _clipped(audio: np.ndarray) -> bool:

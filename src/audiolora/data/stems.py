@@ -220,3 +220,42 @@ class StemDataset(Dataset):
         if audio.shape[1] < frames:
             audio = np.pad(audio, ((0, 0), (0, frames - audio.shape[1])))
         return np.ascontiguousarray(audio[:, :frames], dtype=np.float32)
+
+
+def stem_datasets(
+    data, seed: int = 0, check: bool = True
+) -> tuple[StemDataset, StemDataset | None]:
+    """(train, valid) StemDatasets from a `DataConfig` (`<root>/train`, `<root>/valid`).
+
+    With `check`, the dataset is checked first (`audiolora data check`) and bad data is refused with
+    one line per problem. Training items are random crops; validation items the deterministic grid.
+    """
+    from .checks import check_dataset
+
+    if not data.root:
+        raise DataError("data.root is not set; point it at a dataset folder with train/ and valid/")
+    if not data.sources:
+        raise DataError("data.sources is empty; list the stems, e.g. data.sources='[drums,bass]'")
+    root = Path(data.root)
+    if not (root / "train").is_dir():
+        raise DataError(f"{root}: no train/ folder; render a dataset or use `audiolora data split`")
+    if check:
+        check_dataset(
+            root,
+            data.sources,
+            samplerate=data.samplerate,
+            allow_resample=data.allow_resample,
+            tolerance_s=data.length_tolerance,
+        ).raise_if_errors()
+    common = dict(
+        segment=data.segment,
+        samplerate=data.samplerate,
+        channels=data.channels,
+        normalize=data.normalize,
+        seed=seed,
+    )
+    train = StemDataset(root / "train", data.sources, random_crop=True, **common)
+    valid = None
+    if (root / "valid").is_dir() and list_tracks(root / "valid", data.sources):
+        valid = StemDataset(root / "valid", data.sources, stride=data.stride, **common)
+    return train, valid
