@@ -188,7 +188,9 @@ def attach_adapter(
     """
     from .ranks import compute_ranks
 
-    targets: Targets = resolve_targets(model, spec.target_globs(), spec.exclude, spec.kind)
+    targets: Targets = resolve_targets(
+        model, spec.targets, spec.exclude, spec.kind, shortcut=spec.attention_globs()
+    )
     ranks = compute_ranks(model, spec, targets.names)
     record = AdapterRecord(
         spec=spec.model_dump(mode="json"),

@@ -207,6 +207,23 @@ class MultiheadAttentionLora(_OwnLoraLayer):
         self._active_adapter = adapter_name
         self.update_layer(adapter_name, r, lora_alpha=lora_alpha, config=config, parts=parts)
 
+    # Attributes code outside reads from an nn.MultiheadAttention (nn.TransformerEncoderLayer's checks).
+    embed_dim = property(lambda self: self.get_base_layer().embed_dim)
+    num_heads = property(lambda self: self.get_base_layer().num_heads)
+    batch_first = property(lambda self: self.get_base_layer().batch_first)
+    head_dim = property(lambda self: self.get_base_layer().head_dim)
+    in_proj_weight = property(lambda self: self.get_base_layer().in_proj_weight)
+    in_proj_bias = property(lambda self: self.get_base_layer().in_proj_bias)
+    out_proj = property(lambda self: self.get_base_layer().out_proj)
+
+    @property
+    def _qkv_same_embed_dim(self) -> bool:
+        # False while unmerged adapters act: nn.TransformerEncoderLayer then skips its fused fast
+        # path, which would read the base weights directly and bypass the adapter.
+        if self._active() and not self.merged and not self.disable_adapters:
+            return False
+        return self.get_base_layer()._qkv_same_embed_dim
+
     def _part_dims(self, part: str) -> tuple[int, int]:
         base = self.get_base_layer()
         e = base.embed_dim

@@ -78,7 +78,9 @@ def estimate_gradient_ranks(
     `loss_fn(model, batch)` returns a scalar loss. The model must not carry adapters yet; its
     requires_grad flags are restored afterwards.
     """
-    targets = resolve_targets(model, spec.target_globs(), spec.exclude, spec.kind)
+    targets = resolve_targets(
+        model, spec.targets, spec.exclude, spec.kind, shortcut=spec.attention_globs()
+    )
     modules = {n: base_of(model.get_submodule(n)) for n in targets.names}
     flags = {p: p.requires_grad for p in model.parameters()}
     for p in model.parameters():

@@ -59,7 +59,7 @@ class AdapterSpec(BaseModel):
 
     Targets and excludes are shell-style globs over qualified module names (fnmatch: `*` matches any
     characters including dots, so `encoder.0.*` is everything under encoder.0 and `*.rewrite` every
-    rewrite conv). An nn.MultiheadAttention `m` also answers to `m.q_proj`, `m.k_proj`, `m.v_proj` and
+    rewrite conv); excluding a module also excludes everything under it. An nn.MultiheadAttention `m` also answers to `m.q_proj`, `m.k_proj`, `m.v_proj` and
     `m.out_proj`, each adaptable on its own. `layer_ranks` / `layer_alphas` map globs to values; the
     most specific matching glob wins (most literal characters; later wins a tie; see `most_specific`).
 
@@ -103,7 +103,11 @@ class AdapterSpec(BaseModel):
 
     def target_globs(self) -> list[str]:
         """`targets` plus the globs the `attention` shortcut stands for."""
-        globs = list(self.targets)
+        return [*self.targets, *(g for g in self.attention_globs() if g not in self.targets)]
+
+    def attention_globs(self) -> list[str]:
+        """The globs the `attention` shortcut stands for (together they must select something)."""
+        globs = []
         if self.attention in ("self", "both"):
             globs += ATTENTION_GLOBS["self"]
         if self.attention in ("cross", "both"):

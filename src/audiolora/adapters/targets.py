@@ -65,13 +65,27 @@ def _closest(pattern: str, names: list[str]) -> str:
 
 
 def resolve_targets(
-    model: nn.Module, patterns: list[str], exclude: list[str] = (), kind: str = "lora"
+    model: nn.Module,
+    patterns: list[str],
+    exclude: list[str] = (),
+    kind: str = "lora",
+    shortcut: list[str] = (),
 ) -> Targets:
     """Adaptable modules matching any pattern and no exclude; one-line error for a useless pattern.
 
     A pattern that matches no module, or only modules of types `kind` cannot adapt, is an error
-    naming the pattern and the closest module names (never a silent no-op).
+    naming the pattern and the closest module names (never a silent no-op). `shortcut` globs (the
+    `attention` shortcut) need only select something together.
     """
+    if shortcut:
+        shortcut = [p for p in shortcut if p not in patterns]
+        usable = _usable(model, shortcut, kind)
+        if not usable:
+            raise AudioloraError(
+                f"adapter.attention matches no attention module ({', '.join(shortcut[:4])}, ...); "
+                "use adapter.targets"
+            )
+        patterns = list(patterns) + usable
     if not patterns:
         raise AudioloraError(
             "adapter.targets is empty: give module globs (e.g. adapter.targets='[\"*.conv\"]') "
@@ -107,7 +121,7 @@ def resolve_targets(
                 f"({', '.join(types)}; {_closest(pattern, list(candidates))})"
             )
         selected.update(dict.fromkeys(usable))
-    chosen = [n for n in selected if not any(fnmatchcase(n, e) for e in exclude)]
+    chosen = [n for n in selected if not _excluded(n, exclude)]
     if not chosen:
         raise AudioloraError(f"adapter.exclude {list(exclude)} leaves no target module")
     result = Targets()
@@ -115,9 +129,7 @@ def resolve_targets(
         module_name, part = candidates[name]
         if part is None and module_name not in result.mha_parts and _is_mha(model, module_name):
             parts = tuple(
-                p
-                for p in MHA_PARTS
-                if not any(fnmatchcase(f"{module_name}.{MHA_PART_NAMES[p]}", e) for e in exclude)
+                p for p in MHA_PARTS if not _excluded(f"{module_name}.{MHA_PART_NAMES[p]}", exclude)
             )
             result.mha_parts[module_name] = parts
         elif part is not None:
@@ -131,6 +143,25 @@ def resolve_targets(
             "use adapter.kind=lora or add it to adapter.exclude"
         )
     return result
+
+
+def _usable(model: nn.Module, globs: list[str], kind: str) -> list[str]:
+    """The globs of `globs` that select at least one adaptable module."""
+    out = []
+    for g in globs:
+        try:
+            resolve_targets(model, [g], (), kind)
+        except AudioloraError:
+            continue
+        out.append(g)
+    return out
+
+
+def _excluded(name: str, exclude) -> bool:
+    """Excluding a module excludes everything under it (and an MHA's q/k/v/out parts)."""
+    parts = name.split(".")
+    prefixes = [".".join(parts[: i + 1]) for i in range(len(parts))]
+    return any(fnmatchcase(p, e) for p in prefixes for e in exclude)
 
 
 def _inside_mha(name: str, candidates: dict) -> bool:
