@@ -63,3 +63,34 @@ def clip_wav(tmp_path_factory) -> tuple[Path, list]:
     path = tmp_path_factory.mktemp("clip") / "clip.wav"
     sf.write(path, render_notes(notes), 44100)
     return path, notes
+
+
+def write_track(folder: Path, stems: dict[str, tuple[int, list]], samplerate: int = 22050) -> None:
+    """A track folder in the renderer's layout: <stem>.wav, mixture.wav, notes.json."""
+    import json
+
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    audio = {
+        name: render_notes(notes, program, samplerate) for name, (program, notes) in stems.items()
+    }
+    n = max(len(a) for a in audio.values())
+    audio = {k: np.pad(a, (0, n - len(a))) for k, a in audio.items()}
+    for name, a in audio.items():
+        sf.write(folder / f"{name}.wav", a, samplerate)
+    sf.write(folder / "mixture.wav", sum(audio.values()), samplerate)
+    notes = {name: [[s, e, p, 100] for s, e, p in ns] for name, (_, ns) in stems.items()}
+    (folder / "notes.json").write_text(json.dumps({"samplerate": samplerate, "stems": notes}))
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """train/valid/test with bass (acoustic bass) + other (piano) stems, ~4 s per track."""
+    root = tmp_path_factory.mktemp("notes_data")
+    for split, seeds in (("train", (10, 11)), ("valid", (20,)), ("test", (30,))):
+        for seed in seeds:
+            bass = random_melody(seed, n=8, low=33, high=52)
+            other = random_melody(seed + 100, n=8, low=60, high=80)
+            write_track(root / split / f"track{seed}", {"bass": (32, bass), "other": (0, other)})
+    return root

@@ -38,9 +38,9 @@ def separate(
     from demucs.apply import apply_model
 
     from ...audio import resample
-    from ..separation import load_separation_model
+    from ...hub import load_model
 
-    model = load_separation_model(model_name)
+    model = load_model(model_name)  # built-in names (htdemucs-tiny), separation names, files
     if adapter is not None:
         from ...adapters import load_adapter
 
