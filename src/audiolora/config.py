@@ -302,15 +302,24 @@ def load_config(
         if parts == ["preset"]:
             preset = value
     if preset is not None:
-        name = auto_preset() if preset == "auto" else str(preset)
-        preset_file = configs_dir() / "presets" / f"{name}.yaml"
-        if not preset_file.is_file():
-            choices = available_presets()
-            close = difflib.get_close_matches(name, choices, n=1)
-            hint = f"did you mean {close[0]}?" if close else f"choose one of: {', '.join(choices)}"
-            raise ConfigError(f"preset={name}: unknown preset ({hint})")
-        data = deep_merge(data, load_yaml_with_defaults(preset_file))
-        data["preset"] = name
+        # `preset=gpu-16gb,songs-4-6` applies several in order; a preset's `by_adapter:` section
+        # holds settings for adapter.kind lora / lokr (from the file or the overrides).
+        names = [auto_preset() if p.strip() == "auto" else p.strip() for p in str(preset).split(",")]
+        kind = next((v for parts, v in parsed if parts == ["adapter", "kind"]), None)
+        kind = kind or (data.get("adapter") or {}).get("kind") or "lora"
+        for name in names:
+            preset_file = configs_dir() / "presets" / f"{name}.yaml"
+            if not preset_file.is_file():
+                choices = available_presets()
+                close = difflib.get_close_matches(name, choices, n=1)
+                hint = (
+                    f"did you mean {close[0]}?" if close else f"choose one of: {', '.join(choices)}"
+                )
+                raise ConfigError(f"preset={name}: unknown preset ({hint})")
+            preset_data = load_yaml_with_defaults(preset_file)
+            by_adapter = preset_data.pop("by_adapter", None) or {}
+            data = deep_merge(deep_merge(data, preset_data), by_adapter.get(kind) or {})
+        data["preset"] = ",".join(names)
     for parts, value in parsed:
         if parts == ["preset"]:
             continue

@@ -5,7 +5,6 @@ import random
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from audiolora.errors import AudioloraError
 from audiolora.train import Trainer, checkpoint
@@ -21,7 +20,10 @@ from audiolora.train.checkpoint import (
 
 def test_checkpoint_holds_every_trainable_tensor_and_state(make_run, tmp_path):
     config, family = make_run(
-        "train.max_steps=3", "train.checkpoint_every=1", "train.keep_checkpoints=2", "train.batch_size=3"
+        "train.max_steps=3",
+        "train.checkpoint_every=1",
+        "train.keep_checkpoints=2",
+        "train.batch_size=3",
     )
     run = tmp_path / "r"
     trainer = Trainer(config, family, run_dir=run)

@@ -45,7 +45,9 @@ def test_accumulation_equals_big_batch_and_partial_accumulation_is_applied(make_
         for a, b in zip(step_big, step_acc, strict=True):
             assert torch.allclose(a, b, rtol=1e-4, atol=1e-8)
     assert [h["loss"] for h in h_acc] == pytest.approx([h["loss"] for h in h_big], rel=1e-5)
-    assert [h["grad_norm"] for h in h_acc] == pytest.approx([h["grad_norm"] for h in h_big], rel=1e-4)
+    assert [h["grad_norm"] for h in h_acc] == pytest.approx(
+        [h["grad_norm"] for h in h_big], rel=1e-4
+    )
 
 
 def test_full_lr_gets_its_own_parameter_group(make_run, tmp_path):
@@ -54,13 +56,18 @@ def test_full_lr_gets_its_own_parameter_group(make_run, tmp_path):
     groups = {g["name"]: g for g in trainer.optimizer.param_groups}
     assert groups["adapter"]["lr"] == pytest.approx(1e-3)
     assert groups["full"]["lr"] == pytest.approx(5e-2)
-    full_names = [n for n, p in trainer.raw_model.named_parameters() if p is groups["full"]["params"][0]]
+    full_names = [
+        n for n, p in trainer.raw_model.named_parameters() if p is groups["full"]["params"][0]
+    ]
     assert full_names == ["tdecoder.1.conv_tr.bias"]
 
 
 def test_nan_losses_skip_steps_and_stop_after_patience(make_run, tmp_path):
     config, family = make_run(
-        "train.max_steps=10", "train.checkpoint_every=1", "train.nan_patience=3", "train.batch_size=8"
+        "train.max_steps=10",
+        "train.checkpoint_every=1",
+        "train.nan_patience=3",
+        "train.batch_size=8",
     )
     family.nan_calls = {3, 4, 5, 6}
     run = tmp_path / "r"
@@ -145,3 +152,9 @@ def test_unknown_best_metric_is_a_config_error(make_run, tmp_path):
     config, family = make_run("train.max_steps=1", "train.batch_size=8", "train.best.metric=sdr")
     with pytest.raises(AudioloraError, match=r"train.best.metric=sdr.*loss, mse"):
         Trainer(config, family, run_dir=tmp_path / "r").fit()
+
+
+def test_best_after_epochs_counts_in_steps(make_run, tmp_path):
+    config, family = make_run("train.batch_size=2", "train.best.best_after_epochs=3")
+    trainer = Trainer(config, family, run_dir=tmp_path / "r").setup()
+    assert trainer.steps_per_epoch == 4 and trainer.tracker.cfg.best_after == 12

@@ -43,7 +43,9 @@ def test_optimizer_updates_trainable_tensors_only(model_and_loss, name):
 
 def test_prodigy_forces_constant_schedule_and_unit_lr(model_and_loss):
     config, family, model, _ = model_and_loss
-    cfg = config.train.model_copy(update={"optimizer": "prodigy", "scheduler": "cosine", "full_lr": 1e-2})
+    cfg = config.train.model_copy(
+        update={"optimizer": "prodigy", "scheduler": "cosine", "full_lr": 1e-2}
+    )
     assert effective_scheduler(cfg) == "constant"
     groups = param_groups(model, cfg, family.full_parameter_names(model))
     assert [g["lr"] for g in groups] == pytest.approx([1.0, 10.0])

@@ -74,7 +74,9 @@ def test_sampler_start_skips_micro_batches():
 
 
 def test_sampler_shards_across_processes():
-    shards = [EpochBatchSampler(10, 2, seed=0, epoch=0, rank=r, world=3).indices() for r in range(3)]
+    shards = [
+        EpochBatchSampler(10, 2, seed=0, epoch=0, rank=r, world=3).indices() for r in range(3)
+    ]
     assert {len(s) for s in shards} == {4}
     assert set().union(*shards) == set(range(10))
     assert steps_per_epoch(10, 2, 2, world=3) == 1 and steps_per_epoch(10, 1, 4) == 3

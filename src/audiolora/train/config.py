@@ -16,6 +16,7 @@ class BestConfig(BaseModel):
     mode: Literal["min", "max"] = "min"
     window: int = Field(5, ge=1)
     best_after: int = Field(0, ge=0)
+    best_after_epochs: int | None = Field(None, ge=0)
     min_delta: float = Field(0.001, ge=0)
     patience: int | None = Field(None, ge=1)
 

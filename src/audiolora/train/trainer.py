@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..config import RunConfig, dump_config
-from ..console import info, make_progress, warn
+from ..console import info, make_progress, settings, warn
 from ..errors import AudioloraError, ConfigError
 from ..families.base import Family
 from .best import BestTracker
@@ -88,6 +88,12 @@ class Trainer:
         mp = self.cfg.mixed_precision
         if mp == "fp16" and not torch.cuda.is_available():
             raise ConfigError("train.mixed_precision=fp16 needs a CUDA GPU (use bf16 or no on CPU)")
+        from accelerate.state import AcceleratorState
+
+        # AcceleratorState is a process-wide singleton; a second Trainer in the same process
+        # (notebooks, tests, eval after train) may use another precision. The distributed
+        # PartialState is kept.
+        AcceleratorState._reset_state(reset_partial_state=False)
         return Accelerator(mixed_precision=mp)
 
     def _resolve_run_dir(self) -> tuple[Path, Path | None]:
@@ -143,6 +149,8 @@ class Trainer:
         cfg = self.cfg
         self.accelerator = acc = self._accelerator()
         self.is_main = acc.is_main_process
+        if not self.is_main:  # one plan, one progress bar: the main process speaks for all
+            settings.quiet = True
         self.run_dir, ckpt_path = self._resolve_run_dir()
         self.ckpt_dir = self.run_dir / "checkpoints"
 
@@ -184,7 +192,11 @@ class Trainer:
             cfg.warmup_start,
             cfg.min_lr_ratio,
         )
-        self.tracker = BestTracker(cfg.best)
+        best = cfg.best
+        if best.best_after_epochs is not None:
+            after = max(best.best_after, best.best_after_epochs * self.steps_per_epoch)
+            best = best.model_copy(update={"best_after": after})
+        self.tracker = BestTracker(best)
         self.state: dict[str, Any] = {
             "step": 0,
             "epoch": 0,
