@@ -304,7 +304,9 @@ def load_config(
     if preset is not None:
         # `preset=gpu-16gb,songs-4-6` applies several in order; a preset's `by_adapter:` section
         # holds settings for adapter.kind lora / lokr (from the file or the overrides).
-        names = [auto_preset() if p.strip() == "auto" else p.strip() for p in str(preset).split(",")]
+        names = [
+            auto_preset() if p.strip() == "auto" else p.strip() for p in str(preset).split(",")
+        ]
         kind = next((v for parts, v in parsed if parts == ["adapter", "kind"]), None)
         kind = kind or (data.get("adapter") or {}).get("kind") or "lora"
         for name in names:
