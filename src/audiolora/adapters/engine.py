@@ -93,6 +93,8 @@ def inject(model: nn.Module, spec: AdapterSpec, record: AdapterRecord, adapter_n
         with warnings.catch_warnings():
             # PEFT warns on layer types it does not know; ours are handled by audiolora's layers.
             warnings.filterwarnings("ignore", message="Unsupported layer type")
+            # Several adapters on one model are tracked by audiolora's own record.
+            warnings.filterwarnings("ignore", message="Already found a `peft_config`")
             if spec.kind == "lokr":
                 AudioLoKrModel(model, config, adapter_name=adapter_name)
             else:
@@ -162,10 +164,15 @@ def base_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
-def base_hash(model: nn.Module) -> str:
-    """sha256 over the base weights (names, shapes, float32 bytes), adapters excluded."""
+def base_hash(model: nn.Module, slices: dict | None = None) -> str:
+    """sha256 over the base weights (names, shapes, float32 bytes), adapters excluded; regions that
+    `slices` (`{param: (dim, indices)}`) trains are zeroed, on a base that does not have them yet too."""
     h = hashlib.sha256()
-    for name, t in sorted(base_state_dict(model).items()):
+    tensors = base_state_dict(model)
+    for name, (dim, index) in (slices or {}).items():
+        if name in tensors:
+            tensors[name] = tensors[name].index_fill(dim, torch.as_tensor(index), 0)
+    for name, t in sorted(tensors.items()):
         h.update(f"{name}:{tuple(t.shape)}".encode())
         h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
     return h.hexdigest()[:16]

@@ -116,7 +116,7 @@ def save_adapter(
     meta = {
         "format": "audiolora-adapter/1",
         "adapter": record.to_json(),
-        "base_hash": base_hash(model),
+        "base_hash": base_hash(model, record.slices),
         "metadata": dict(metadata or {}),
     }
     tmp = _atomic_dir(path)
@@ -169,11 +169,14 @@ def load_adapter(
     """
     path = Path(path)
     meta = _read_meta(path)
-    if check_hash and meta.get("base_hash") and base_hash(base) != meta["base_hash"]:
-        raise AudioloraError(
-            f"{path}: the base model's weights differ from the ones this adapter was trained on "
-            f"(hash {base_hash(base)} != {meta['base_hash']}); use the same base or check_hash=False"
-        )
+    slices = meta.get("adapter", {}).get("slices", {})
+    if check_hash and meta.get("base_hash"):
+        found = base_hash(base, slices)
+        if found != meta["base_hash"]:
+            raise AudioloraError(
+                f"{path}: the base model's weights differ from the ones this adapter was trained on "
+                f"(hash {found} != {meta['base_hash']}); use the same base or check_hash=False"
+            )
     weights = path / WEIGHTS_NAME
     if not weights.exists():
         raise AudioloraError(f"{path}: missing {WEIGHTS_NAME}")
