@@ -44,7 +44,7 @@ class StemTrack:
     files: dict[str, Path]  # source -> file
     mixture: Path | None
     frames: int
-    file_samplerate: int
+    file_rates: dict[str, int]  # source -> the file's own sample rate
     mean: float = 0.0
     std: float = 1.0
 
@@ -130,12 +130,10 @@ class StemDataset(Dataset):
                     f"{folder}: missing stem {source!r} ({source}.wav); add it or run `audiolora data check`"
                 )
             files[source] = path
-        infos = [audio_info(p) for p in files.values()]
-        file_sr = infos[0].samplerate
-        frames = min(i.frames * self.samplerate // i.samplerate for i in infos)
-        return StemTrack(
-            folder.name, folder, files, find_stem_file(folder, MIXTURE), frames, file_sr
-        )
+        infos = {s: audio_info(p) for s, p in files.items()}
+        frames = min(i.frames * self.samplerate // i.samplerate for i in infos.values())
+        rates = {s: i.samplerate for s, i in infos.items()}
+        return StemTrack(folder.name, folder, files, find_stem_file(folder, MIXTURE), frames, rates)
 
     def _mixture_stats(self, track: StemTrack) -> tuple[float, float]:
         if track.mixture is not None:
@@ -173,7 +171,10 @@ class StemDataset(Dataset):
         track = self.tracks[t]
         start = self.start_frame(index)
         stems = np.stack(
-            [self._read(track.files[s], start, self.segment_frames) for s in self.sources]
+            [
+                self._read(track.files[s], track.file_rates[s], start, self.segment_frames)
+                for s in self.sources
+            ]
         )
         out = torch.from_numpy(stems)
         if self.normalize:
@@ -189,13 +190,16 @@ class StemDataset(Dataset):
         """Whole track `index` as `[S, C, frames]` (not normalised)."""
         track = self.tracks[index]
         return torch.from_numpy(
-            np.stack([self._read(track.files[s], 0, track.frames) for s in self.sources])
+            np.stack(
+                [
+                    self._read(track.files[s], track.file_rates[s], 0, track.frames)
+                    for s in self.sources
+                ]
+            )
         )
 
-    def _read(self, path: Path, start: int, frames: int) -> np.ndarray:
+    def _read(self, path: Path, sr: int, start: int, frames: int) -> np.ndarray:
         """`frames` frames from `start` (dataset rate) as `[channels, frames]`, zero-padded at the end."""
-        info = sf.info(str(path))
-        sr = int(info.samplerate)
         if sr == self.samplerate:
             first, count = start, frames
         else:  # read the matching span at the file's rate (with a margin) and resample it
