@@ -44,15 +44,38 @@ def _split_csv(text: str | None) -> list[str]:
 )
 @click.option("--exclude", help="Comma-separated globs to leave out.")
 @click.option("--all", "all_modules", is_flag=True, help="Also list container modules.")
-def inspect(model: str, targets: str | None, exclude: str | None, all_modules: bool) -> None:
+@click.option("--rank", "-r", type=click.IntRange(min=1), help="Adapter rank: show the parameter report.")
+@click.option("--kind", type=click.Choice(["lora", "lokr"]), default="lora", show_default=True)
+def inspect(
+    model: str,
+    targets: str | None,
+    exclude: str | None,
+    all_modules: bool,
+    rank: int | None,
+    kind: str,
+) -> None:
     """List MODEL's modules (name, type, weight shape, parameters) and what target globs select.
 
-    MODEL is a model name (e.g. htdemucs-tiny) or a local checkpoint path.
+    MODEL is a model name (e.g. htdemucs-tiny) or a local checkpoint path. With --rank (and
+    --targets), attach that adapter and print the parameter report: adapted modules with type,
+    rank, alpha, trainable parameters, and the totals against the base.
     """
     from .hub import load_model
     from .inspect_model import count_parameters, module_rows
 
     net = load_model(model)
+    if rank is not None:
+        from .adapters import AdapterSpec, attach_adapter, parameter_report
+        from .errors import UsageError
+
+        if not targets:
+            raise UsageError("--rank needs --targets (the modules to adapt)")
+        spec = AdapterSpec(
+            kind=kind, rank=rank, alpha=2 * rank, targets=_split_csv(targets), exclude=_split_csv(exclude)
+        )
+        attach_adapter(net, spec)
+        console.print(parameter_report(net).table(title=f"{model}: {kind} rank {rank}"))
+        return
     rows = module_rows(net, leaves_only=not all_modules)
     selected: set[str] | None = None
     if targets:

@@ -44,14 +44,10 @@ class Report:
     def table(self, title: str = "adapter parameters") -> Table:
         """A rich table of the rows with a totals caption."""
         table = Table(title=title, caption=self.summary())
-        for col, justify in (
-            ("module", "left"),
-            ("type", "left"),
-            ("rank", "right"),
-            ("alpha", "right"),
-            ("params", "right"),
-        ):
-            table.add_column(col, justify=justify)
+        table.add_column("module", overflow="fold")
+        table.add_column("type", overflow="fold")
+        for col in ("rank", "alpha", "params"):
+            table.add_column(col, justify="right", no_wrap=True)
         for r in self.rows:
             table.add_row(r.module, r.type, str(r.rank), f"{r.alpha:g}", f"{r.params:,}")
         return table

@@ -1,0 +1,28 @@
+def test_inspect_rank_prints_parameter_report(run_cli):
+    code, out, err = run_cli(
+        "inspect", "htdemucs-tiny", "--targets", "*.conv_tr,crosstransformer.*", "--rank", "4"
+    )
+    assert code == 0, err
+    assert "ConvTranspose2d" in out and "MultiheadAttention" in out
+    assert "10 adapted" in out and "trainable parameters" in out
+
+
+def test_inspect_rank_lokr_refuses_attention_in_one_line(run_cli):
+    code, out, err = run_cli(
+        "inspect",
+        "htdemucs-tiny",
+        "--targets",
+        "crosstransformer.*",
+        "--rank",
+        "4",
+        "--kind",
+        "lokr",
+    )
+    assert code == 1
+    assert err.startswith("error: adapter.kind=lokr cannot adapt nn.MultiheadAttention")
+    assert "Traceback" not in err
+
+
+def test_inspect_rank_needs_targets(run_cli):
+    code, _, err = run_cli("inspect", "htdemucs-tiny", "--rank", "4")
+    assert code == 2 and "--rank needs --targets" in err
