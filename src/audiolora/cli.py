@@ -44,7 +44,9 @@ def _split_csv(text: str | None) -> list[str]:
 )
 @click.option("--exclude", help="Comma-separated globs to leave out.")
 @click.option("--all", "all_modules", is_flag=True, help="Also list container modules.")
-@click.option("--rank", "-r", type=click.IntRange(min=1), help="Adapter rank: show the parameter report.")
+@click.option(
+    "--rank", "-r", type=click.IntRange(min=1), help="Adapter rank: show the parameter report."
+)
 @click.option("--kind", type=click.Choice(["lora", "lokr"]), default="lora", show_default=True)
 def inspect(
     model: str,
@@ -71,7 +73,11 @@ def inspect(
         if not targets:
             raise UsageError("--rank needs --targets (the modules to adapt)")
         spec = AdapterSpec(
-            kind=kind, rank=rank, alpha=2 * rank, targets=_split_csv(targets), exclude=_split_csv(exclude)
+            kind=kind,
+            rank=rank,
+            alpha=2 * rank,
+            targets=_split_csv(targets),
+            exclude=_split_csv(exclude),
         )
         attach_adapter(net, spec)
         console.print(parameter_report(net).table(title=f"{model}: {kind} rank {rank}"))
