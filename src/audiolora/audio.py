@@ -90,7 +90,8 @@ def write_audio(
 ) -> Path:
     """Write `[channels, samples]` audio atomically (temp file in the same folder + os.replace).
 
-    The container follows the suffix (.wav, .flac, .ogg, .mp3).
+    The container follows the suffix (.wav, .flac, .ogg, .mp3); where it cannot hold 32-bit float
+    (FLAC, OGG, MP3) the default "FLOAT" becomes its best format (PCM_24, VORBIS, MPEG_LAYER_III).
     """
     path = Path(path)
     audio = np.asarray(audio)
@@ -100,6 +101,10 @@ def write_audio(
         raise DataError(f"{path}: audio must be [channels, samples], got shape {audio.shape}")
     path.parent.mkdir(parents=True, exist_ok=True)
     fmt = _format_for(path)
+    if subtype == "FLOAT" and not sf.check_format(fmt, subtype):
+        subtype = "PCM_24" if fmt == "FLAC" else sf.default_subtype(fmt)
+    if not sf.check_format(fmt, subtype):
+        raise DataError(f"{path}: {fmt} files cannot hold {subtype} samples; pick another subtype")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

@@ -19,6 +19,15 @@ from audiolora.errors import DataError
         ("x.wav", "FLOAT", 0.0),
         ("x.flac", "PCM_16", 1e-4),
         ("x.ogg", "VORBIS", None),
+        ("x.ogg", "FLOAT", None),  # FLOAT falls back to the container's best format
+        pytest.param(
+            "x.mp3",
+            "MPEG_LAYER_III",
+            None,
+            marks=pytest.mark.skipif(
+                "MP3" not in sf.available_formats(), reason="libsndfile built without MP3"
+            ),
+        ),
     ],
 )
 def test_write_read_round_trip(tmp_path, name, subtype, atol):
@@ -83,6 +92,9 @@ def test_bad_files_are_one_line_data_errors(tmp_path):
         assert "\n" not in err.value.one_line()
 
 
-def test_write_audio_rejects_unknown_extension(tmp_path):
+def test_write_audio_rejects_unknown_extension_and_subtype(tmp_path):
     with pytest.raises(DataError, match="unknown audio extension"):
         write_audio(tmp_path / "x.xyz", tone(0.1, 440.0), SR)
+    with pytest.raises(DataError, match="FLAC files cannot hold VORBIS samples"):
+        write_audio(tmp_path / "x.flac", tone(0.1, 440.0), SR, subtype="VORBIS")
+    assert list(tmp_path.iterdir()) == []

@@ -164,15 +164,18 @@ def test_chorales_recipe_four_voices_split_by_piece(tmp_path):
     assert all(len(s) == 1 for s in pieces.values())
 
 
-def test_pop4_recipe_stems(tmp_path):
-    manifest = render_dataset("pop4", tmp_path / "pop", 1, seed=0, seconds=2.0)
-    assert manifest["stems"] == ["drums", "bass", "other", "vocals"]
+def test_pop4_recipe_stems_at_another_rate(tmp_path):
+    manifest = render_dataset("pop4", tmp_path / "pop", 1, seed=0, seconds=2.0, samplerate=22050)
+    assert (
+        manifest["stems"] == ["drums", "bass", "other", "vocals"]
+        and manifest["samplerate"] == 22050
+    )
     entry = manifest["tracks"][0]
     assert entry["params"]["groove"] in ("rock", "pop", "funk", "shuffle")
     folder = tmp_path / "pop" / entry["split"] / entry["track"]
     for stem in manifest["stems"]:
-        audio, _ = read_audio(folder / f"{stem}.wav")
-        assert audio.shape == (2, 88200) and np.abs(audio).max() > 1e-3
+        audio, sr = read_audio(folder / f"{stem}.wav")
+        assert sr == 22050 and audio.shape == (2, 44100) and np.abs(audio).max() > 1e-3
 
 
 def test_bad_render_requests_are_one_line_errors(tmp_path):
