@@ -108,7 +108,17 @@ def test_cli_plan_and_run_folder(tmp_path):
     run = tmp_path / "out" / "cli"
     for name in ("config.yaml", "train.log", "metrics.json", "loss_curve.png", "final", "best"):
         assert (run / name).exists(), name
-    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/lr", "train/grad_norm", "train/samples_per_s"} <= tags
+    assert {"memory/rss_gb", "val/loss", "val/mse", "val/loss_ma"} <= tags
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2]
+    assert (run / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
+    log = (run / "train.log").read_text()
+    assert "plan trainable" in log and "step 2 " in log and "completed" in log
 
 
 @pytest.mark.slow
