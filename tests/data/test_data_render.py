@@ -14,7 +14,8 @@ from stemkit import TECHHOUSE
 from audiolora.audio import read_audio
 from audiolora.data.render import assign_splits, find_soundfont, render_dataset
 from audiolora.data.render.dataset import get_recipe
-from audiolora.data.render.synth import render_parts
+from audiolora.data.render.score import resolve_overlaps
+from audiolora.data.render.synth import Note, render_parts
 from audiolora.errors import ConfigError, DataError
 
 
@@ -133,6 +134,23 @@ def test_each_note_onset_shows_in_its_stem_within_10_ms(techhouse, tmp_path):
     render_dataset("chorales", tmp_path / "ch", 1, seed=2, seconds=2.0)
     folder = next((tmp_path / "ch").glob("*/0000_*"))
     assert note_contributions_start_on_time(folder, "chorales", 0, 2, {"seconds": 2.0}) > 8
+    render_dataset("pop4", tmp_path / "pop", 1, seed=4, seconds=2.0)
+    folder = next((tmp_path / "pop").glob("*/0000_*"))
+    assert note_contributions_start_on_time(folder, "pop4", 0, 4, {"seconds": 2.0}) > 20
+
+
+def test_one_sounding_note_per_pitch_in_the_ground_truth():
+    notes = [
+        Note(0.0, 1.0, 60, 90),
+        Note(0.5, 0.8, 60, 80),
+        Note(0.5, 0.6, 60, 70),
+        Note(0.2, 0.4, 64, 90),
+    ]
+    assert resolve_overlaps(notes) == [
+        Note(0.0, 0.5, 60, 90),
+        Note(0.2, 0.4, 64, 90),
+        Note(0.5, 0.8, 60, 80),
+    ]
 
 
 def test_assign_splits_by_piece():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,24 +47,43 @@ class Chorale:
 
 
 @lru_cache(maxsize=1)
-def chorale_names() -> tuple[str, ...]:
-    """Every Bach piece in music21's corpus, sorted (not all are four-part SATB chorales)."""
+def chorale_files() -> dict[str, Path]:
+    """Bach scores in music21's corpus by name (`bwv1.6`), MusicXML preferred over Humdrum.
+
+    Not all are four-part SATB chorales; `load_chorale` tells.
+    """
     from music21 import corpus
 
-    paths = corpus.getComposer("bach")
-    if not paths:
+    files: dict[str, Path] = {}
+    rank = {".mxl": 0, ".xml": 1, ".krn": 2}
+    for path in sorted(corpus.getComposer("bach"), key=lambda p: (p.stem, rank.get(p.suffix, 9))):
+        if path.suffix in rank and path.stem not in files:
+            files[path.stem] = Path(path)
+    if not files:
         raise DataError(
             "music21's corpus has no Bach chorales; reinstall music21 (pip install music21)"
         )
-    return tuple(sorted({p.stem for p in paths}))
+    return files
+
+
+def chorale_names() -> tuple[str, ...]:
+    return tuple(sorted(chorale_files()))
 
 
 @lru_cache(maxsize=64)
 def load_chorale(name: str) -> Chorale | None:
-    """Parse one chorale; None when it lacks one of the four SATB parts."""
-    from music21 import corpus
+    """Parse one chorale; None when it cannot be parsed or lacks one of the four SATB parts."""
+    from music21 import converter
 
-    score = corpus.parse(f"bach/{name}")
+    path = chorale_files().get(name)
+    if path is None:
+        raise DataError(f"no Bach chorale named {name!r} in music21's corpus")
+    try:
+        score = converter.parse(path)
+    except Exception:  # a corpus file music21 itself cannot read: skip it
+        return None
+    if not hasattr(score, "parts"):
+        return None
     voices: dict[str, list[tuple[float, float, int]]] = {}
     for part in score.parts:
         label = (part.partName or "").strip().lower()

@@ -19,6 +19,11 @@ class TrackScore:
     stems: dict[str, list[Part]]
     params: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for parts in self.stems.values():
+            for part in parts:
+                part.notes = resolve_overlaps(part.notes)
+
     def notes(self) -> dict[str, list[list[float]]]:
         """`{stem: [[onset_s, offset_s, pitch, velocity], ...]}` sorted by onset, then pitch."""
         out: dict[str, list[list[float]]] = {}
@@ -65,3 +70,19 @@ def clamp_pitch(pitch: int, low: int = 0, high: int = 127) -> int:
     while pitch > high:
         pitch -= 12
     return pitch
+
+
+def resolve_overlaps(notes: list[Note]) -> list[Note]:
+    """One sounding note per pitch, as the synth plays it: a note that starts while the same pitch
+    still sounds cuts the earlier one at its onset; of two notes starting together the longer stays.
+    The ground truth then matches the audio (FluidSynth releases a key struck again)."""
+    by_pitch: dict[int, list[Note]] = {}
+    for n in sorted(notes, key=lambda n: (n.pitch, n.onset, -n.offset)):
+        same = by_pitch.setdefault(n.pitch, [])
+        if same and same[-1].onset == n.onset:
+            continue  # a duplicate strike: the longer note (sorted first) stays
+        if same and same[-1].offset > n.onset:
+            prev = same[-1]
+            same[-1] = Note(prev.onset, n.onset, prev.pitch, prev.velocity)
+        same.append(n)
+    return sorted((n for v in by_pitch.values() for n in v), key=lambda n: (n.onset, n.pitch))
