@@ -13,6 +13,7 @@ from stemkit import TECHHOUSE
 
 from audiolora.audio import read_audio
 from audiolora.data.render import assign_splits, find_soundfont, render_dataset
+from audiolora.data.render.chorales import work_id
 from audiolora.data.render.dataset import get_recipe
 from audiolora.data.render.score import resolve_overlaps
 from audiolora.data.render.synth import Note, render_parts
@@ -180,6 +181,12 @@ def test_chorales_recipe_four_voices_split_by_piece(tmp_path):
         bass = [r[2] for r in notes["stems"]["bass"]]
         assert min(soprano) > np.mean(bass)
     assert all(len(s) == 1 for s in pieces.values())
+    assert len({work_id(p) for p in pieces}) == 3  # three different works
+
+
+def test_chorale_variants_belong_to_one_work():
+    assert work_id("bwv248.64-s") == work_id("bwv248.64-6") == "bwv248.64"
+    assert work_id("bwv269") == "bwv269" and work_id("bwv1.6") != work_id("bwv1.7")
 
 
 def test_pop4_recipe_stems_at_another_rate(tmp_path):

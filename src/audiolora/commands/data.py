@@ -22,13 +22,17 @@ def data() -> None:
     "--sources", "-s", help="Comma-separated stem names (default: the manifest's, or found)."
 )
 @click.option(
-    "--samplerate", "-r", type=int, help="Expected sample rate (default: the first file's)."
+    "--samplerate", "-r", type=int, help="Expected sample rate (default: the most common one)."
 )
 @click.option(
     "--allow-resample", is_flag=True, help="Accept other sample rates (resampled on load)."
 )
 @click.option(
-    "--tolerance", "tolerance_s", type=float, default=None, help="Length tolerance in seconds."
+    "--tolerance",
+    "tolerance_s",
+    type=float,
+    default=None,
+    help="Length tolerance in seconds [default: 0.01].",
 )
 def data_check(
     root: str,

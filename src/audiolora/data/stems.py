@@ -147,7 +147,11 @@ class StemDataset(Dataset):
         return float(mono.mean()), std if std > 1e-8 else 1.0
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the random crops of `epoch` (no effect with random_crop=False)."""
+        """Select the random crops of `epoch` (no effect with random_crop=False).
+
+        Call it before creating the DataLoader iterator of the epoch: worker processes copy the
+        dataset then, so with `persistent_workers=True` a later call would not reach them.
+        """
         self.epoch = int(epoch)
 
     def __len__(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -107,17 +108,40 @@ def load_chorale(name: str) -> Chorale | None:
     return Chorale(name, voices, length, bar, pickup)
 
 
+def work_id(name: str) -> str:
+    """The work a corpus file belongs to: variant suffixes dropped (`bwv248.64-s` -> `bwv248.64`)."""
+    match = re.match(r"bwv\d+(\.\d+)?", name)
+    return match.group(0) if match else name
+
+
+def fingerprint(chorale: Chorale) -> tuple:
+    """The notes of all four voices, relative to the first soprano pitch (transposition-free)."""
+    ref = chorale.voices["soprano"][0][2]
+    return tuple(tuple((o, d, m - ref) for o, d, m in chorale.voices[v]) for v in VOICES)
+
+
 def select_chorales(count: int, seed: int) -> list[Chorale]:
-    """`count` distinct SATB chorales in an order drawn from `seed` (fewer if the corpus runs out)."""
+    """`count` distinct SATB chorales in an order drawn from `seed` (fewer if the corpus runs out).
+
+    Distinct means: no two variants of one work, and no two files with the same notes (the corpus
+    holds a few duplicates), so that no music can land in two splits.
+    """
     names = list(chorale_names())
     np.random.default_rng([int(seed), 0xC0DA]).shuffle(names)
     picked: list[Chorale] = []
+    works: set[str] = set()
+    prints: set[tuple] = set()
     for name in names:
+        if work_id(name) in works:
+            continue
         chorale = load_chorale(name)
-        if chorale is not None:
-            picked.append(chorale)
-            if len(picked) == count:
-                break
+        if chorale is None or fingerprint(chorale) in prints:
+            continue
+        works.add(work_id(name))
+        prints.add(fingerprint(chorale))
+        picked.append(chorale)
+        if len(picked) == count:
+            break
     return picked
 
 
