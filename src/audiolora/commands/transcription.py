@@ -134,6 +134,7 @@ def transcribe_poc(
     base: str,
 ) -> None:
     """The guide's proof of concept on DATA_ROOT/SPLIT: base on the mix, base on stems, adapters on stems."""
+    from rich import box
     from rich.table import Table
 
     from ..families.transcription.pipeline import parse_adapter_map
@@ -149,32 +150,18 @@ def transcribe_poc(
         limit=limit,
         **_note_kwargs(onset_threshold, frame_threshold, min_note_ms),
     )
-    table = Table(title=f"note F1 on {data_root}/{split} ({results['tracks']} tracks)")
-    for col in (
-        "condition",
-        "scope",
-        "onset F1",
-        "onset+offset F1",
-        "frame F1",
-        "onset P",
-        "onset R",
-    ):
-        table.add_column(col, justify="left" if col in ("condition", "scope") else "right")
+    table = Table(title=f"note F1, {data_root}/{split}, {results['tracks']} tracks", box=box.SIMPLE)
+    for col in ("condition", "scope", "onset F1", "on+off F1", "frame F1", "onset P/R"):
+        table.add_column(
+            col, no_wrap=True, justify="left" if col in ("condition", "scope") else "right"
+        )
     for row in results["rows"]:
         s = row["scores"]
         table.add_row(
             row["condition"],
             row["scope"],
-            *(
-                f"{s[k]:.3f}"
-                for k in (
-                    "onset_f1",
-                    "onset_offset_f1",
-                    "frame_f1",
-                    "onset_precision",
-                    "onset_recall",
-                )
-            ),
+            *(f"{s[k]:.3f}" for k in ("onset_f1", "onset_offset_f1", "frame_f1")),
+            f"{s['onset_precision']:.2f}/{s['onset_recall']:.2f}",
         )
     console.print(table)
     if json_out:

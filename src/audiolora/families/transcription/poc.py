@@ -74,9 +74,9 @@ def run_poc(
                     )
                 )
                 if s in stems:
-                    add("adapters on separated stems", s, read_notes(folder, s), est)
+                    add("adapters on separated", s, read_notes(folder, s), est)
                 union += est
-            add("adapters on separated stems", "all", all_notes, union)
+            add("adapters on separated", "all", all_notes, union)
     rows = [{"condition": c, "scope": s, "scores": mean_scores(v)} for (c, s), v in scores.items()]
     return {"split": split, "tracks": len(dirs), "rows": rows}
 
