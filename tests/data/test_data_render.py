@@ -258,3 +258,22 @@ def test_render_cli(run_cli, tmp_path):
         "--overwrite",
     )
     assert code == 0
+
+
+def test_soundfont_is_configurable_with_a_fallback(tmp_path, monkeypatch):
+    from audiolora.data.render import synth
+
+    monkeypatch.setattr(synth, "DEFAULT_SOUNDFONTS", (str(tmp_path / "absent.sf2"),))
+    fallback = find_soundfont()
+    assert fallback.name == "TimGM6mb.sf2"
+    manifest = render_dataset(
+        "techhouse5", tmp_path / "tim", 1, seed=1, seconds=1.0, soundfont=fallback
+    )
+    assert manifest["soundfont"]["file"] == "TimGM6mb.sf2"
+    mixture = next((tmp_path / "tim").glob("*/*/mixture.wav"))
+    assert 20 * np.log10(np.abs(read_audio(mixture)[0]).max()) == pytest.approx(-1.0, abs=0.01)
+    monkeypatch.setattr(synth.Path, "is_file", lambda self: False)
+    with pytest.raises(
+        DataError, match="no General MIDI soundfont found; install fluid-soundfont-gm"
+    ):
+        find_soundfont()

@@ -166,6 +166,18 @@ class Synth:
         preset = self.lib.fluid_sfont_get_preset(sfont, bank, program) if sfont else None
         return self.lib.fluid_preset_get_name(preset).decode(errors="replace") if preset else None
 
+    def _available(self, bank: int, program: int) -> int:
+        """`program` when the soundfont has it, else the bank's program 0 (a GM soundfont that
+        lacks a kit or patch falls back to the standard one instead of rendering silence)."""
+        if self.has_preset(bank, program):
+            return program
+        if self.has_preset(bank, 0):
+            return 0
+        kind = "drum kit" if bank == DRUM_BANK else "instrument"
+        raise DataError(
+            f"the soundfont has no {kind} {program} nor 0 in bank {bank}; use a General MIDI soundfont"
+        )
+
     def render(self, parts: list[Part], seconds: float) -> np.ndarray:
         """Render parts (at most 15 pitched + drums) to float32 stereo `[2, round(seconds*sr)]`."""
         lib, sr = self.lib, self.samplerate
@@ -173,14 +185,10 @@ class Synth:
         events: list[tuple[int, int, int, int, int]] = []  # (frame, order, channel, key, velocity)
         pitched = iter(c for c in range(16) if c != DRUM_CHANNEL)
         for part in parts:
-            if part.is_drum:
-                chan = DRUM_CHANNEL
-                lib.fluid_synth_program_select(
-                    self.synth, chan, self.sfont_id, DRUM_BANK, part.program
-                )
-            else:
-                chan = next(pitched)
-                lib.fluid_synth_program_select(self.synth, chan, self.sfont_id, 0, part.program)
+            bank = DRUM_BANK if part.is_drum else 0
+            chan = DRUM_CHANNEL if part.is_drum else next(pitched)
+            program = self._available(bank, part.program)
+            lib.fluid_synth_program_select(self.synth, chan, self.sfont_id, bank, program)
             lib.fluid_synth_cc(self.synth, chan, 10, int(part.pan))
             lib.fluid_synth_cc(self.synth, chan, 7, int(part.volume))
             for n in part.notes:
