@@ -56,10 +56,11 @@ def load_model(name_or_path: str) -> nn.Module:
 
         return load_separation_model(str(path))
     try:
-        from .families.separation import PRETRAINED_NAMES, load_separation_model
+        from .families.separation import PRETRAINED_NAMES, is_known_name, load_separation_model
     except ImportError:  # pragma: no cover - the separation family not built yet
         PRETRAINED_NAMES = ()
-    if name_or_path in PRETRAINED_NAMES:
+    # htdemucs-mini (bundled), demucs names (htdemucs, htdemucs_6s, ...) and `htdemucs_ft:N` members
+    if PRETRAINED_NAMES and is_known_name(name_or_path):
         return load_separation_model(name_or_path)
     known = ", ".join(builtin_names() + list(PRETRAINED_NAMES))
     raise AudioloraError(f"{name_or_path}: no such model or file (known names: {known})")

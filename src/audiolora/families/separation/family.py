@@ -1,0 +1,195 @@
+"""The separation Family: HT-Demucs (and HDemucs) with LoRA, source linkage and SDR evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from ...config import RunConfig
+from ...errors import ConfigError, DataError
+from ...hub import load_model
+from ..base import Family, register_family
+from .linkage import Link, parse_linkage, relink
+from .loading import single_model
+from .losses import separation_loss
+from .targets import default_targets, resolve_aliases
+
+
+def links_to_json(links: list[Link]) -> dict[str, str]:
+    """The linkage as it is saved with the adapter (every stem explicit)."""
+    out = {}
+    for link in links:
+        if not link.is_new:
+            out[link.stem] = link.base
+        elif link.init == "copy":
+            out[link.stem] = f"new:copy:{link.copy_from}"
+        else:
+            out[link.stem] = f"new:{link.init}"
+    return out
+
+
+def build_linked_base(
+    base_spec: str,
+    linkage: dict[str, str] | None,
+    sources: list[str] | None,
+    new_init: str = "fresh",
+):
+    """(linked model, links, trainable slices, plain base) for a base name/path and a linkage."""
+    base = single_model(load_model(base_spec), base_spec)
+    links = parse_linkage(linkage, list(base.sources), sources, new_init)
+    model, slices = relink(base, links)
+    return model, links, slices, base
+
+
+@register_family("separation")
+class SeparationFamily(Family):
+    """HT-Demucs separation: linked/new stems, L1/L2/MR-STFT loss, SDR base vs adapted."""
+
+    def __init__(self, config: RunConfig):
+        super().__init__(config)
+        self.links: list[Link] = []
+        self.segment = None
+        self._augment = config.data.augment.build()
+
+    # ------------------------------------------------------------------ model
+
+    @property
+    def sources(self) -> list[str]:
+        return [link.stem for link in self.links]
+
+    def build_model(self) -> nn.Module:
+        from ...adapters import attach_adapter
+
+        cfg = self.config
+        model, self.links, slices, base = build_linked_base(
+            cfg.model.base,
+            cfg.model.source_linkage,
+            cfg.data.sources or None,
+            cfg.model.new_stem_init,
+        )
+        if cfg.data.root and cfg.data.samplerate != base.samplerate:
+            raise ConfigError(
+                f"data.samplerate={cfg.data.samplerate} but {cfg.model.base} runs at {base.samplerate} Hz; "
+                f"set data.samplerate={base.samplerate} (stems are resampled on load with data.allow_resample=true)"
+            )
+        spec = cfg.adapter
+        updates: dict[str, Any] = {}
+        if not spec.targets and spec.attention is None:
+            updates["targets"] = default_targets(model)
+        if spec.layer_ranks:
+            updates["layer_ranks"] = resolve_aliases(spec.layer_ranks, model)
+        if spec.layer_alphas:
+            updates["layer_alphas"] = resolve_aliases(spec.layer_alphas, model)
+        if updates:
+            spec = spec.model_copy(update=updates)
+        self.segment = model.segment
+        example = torch.randn(1, model.audio_channels, int(float(model.segment) * model.samplerate))
+        model.eval()
+        attach_adapter(model, spec, example_inputs=(example,), trainable_slices=slices or None)
+        model.segment = self.segment
+        self.base_name = cfg.model.base
+        return model
+
+    def set_gradient_checkpointing(self, model: nn.Module, enabled: bool) -> None:
+        from ...adapters import enable_gradient_checkpointing
+
+        enable_gradient_checkpointing(model, enabled=enabled)
+
+    def full_parameter_names(self, model: nn.Module) -> list[str]:
+        return [
+            n for n, p in model.named_parameters() if p.requires_grad and ".parametrizations." in n
+        ]
+
+    # ------------------------------------------------------------------ data
+
+    def _data(self):
+        data = self.config.data
+        if not data.sources:
+            data = data.model_copy(update={"sources": self.sources})
+        return data
+
+    def datasets(self):
+        from ...data.stems import stem_datasets
+
+        return stem_datasets(self._data(), seed=self.config.run.seed)
+
+    def _stems(self, batch) -> torch.Tensor:
+        stems = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if stems.dim() != 4:
+            raise DataError(
+                f"separation batches must be [batch, stems, channels, time], got {tuple(stems.shape)}"
+            )
+        return stems
+
+    def training_loss(self, model: nn.Module, batch: Any) -> torch.Tensor:
+        stems = self._stems(batch)
+        if self._augment is not None and model.training:
+            # seeded from torch's RNG, which the trainer saves and restores for exact resume
+            gen = torch.Generator(device="cpu").manual_seed(int(torch.randint(0, 2**62, (1,))))
+            stems = self._augment(stems.cpu(), gen).to(stems.device)
+        mix = stems.sum(1)
+        segment = model.segment
+        try:
+            estimate = model(mix)
+        finally:
+            model.segment = segment  # a training forward overwrites it (demucs quirk)
+        return separation_loss(estimate, stems, self.config.model, self.sources)
+
+    # ------------------------------------------------------------------ evaluation
+
+    def evaluate(self, model: nn.Module, dataset) -> dict[str, float]:
+        from ...metrics.sdr import sdr_mdx
+        from .separate import separate_tensor
+
+        losses, scores = [], {s: [] for s in self.sources}
+        for i in range(len(dataset)):
+            item = dataset[i]
+            stems = self._stems(self.collate([item]))
+            est = separate_tensor(
+                model, stems[0].sum(0), shifts=0, overlap=self.config.eval.overlap
+            )
+            losses.append(float(separation_loss(est[None], stems, self.config.model, self.sources)))
+            for s, value in zip(self.sources, sdr_mdx(stems[0], est), strict=True):
+                scores[s].append(float(value))
+        metrics = {"loss": sum(losses) / max(len(losses), 1)}
+        for s, values in scores.items():
+            metrics[f"sdr_{s}"] = sum(values) / max(len(values), 1)
+        metrics["sdr"] = sum(metrics[f"sdr_{s}"] for s in self.sources) / max(len(self.sources), 1)
+        return metrics
+
+    def final_report(self, model: nn.Module, run_dir: Path) -> dict[str, Any]:
+        from .evaluate import evaluate_run_model
+
+        return evaluate_run_model(self.config, model, self.links, run_dir)
+
+    # ------------------------------------------------------------------ saving
+
+    def adapter_metadata(self, model: nn.Module) -> dict[str, Any]:
+        return {
+            "family": "separation",
+            "base": self.config.model.base,
+            "sources": self.sources,
+            "source_linkage": links_to_json(self.links),
+            "samplerate": int(model.samplerate),
+            "audio_channels": int(model.audio_channels),
+            "segment": float(self.segment) if self.segment is not None else None,
+        }
+
+    def save_adapter(self, model: nn.Module, path: Path) -> None:
+        from ...adapters import save_adapter
+
+        save_adapter(model, path, self.adapter_metadata(model))
+
+    def plan(self, model: nn.Module) -> dict[str, Any]:
+        facts = super().plan(model)
+        facts.update(
+            base=self.config.model.base,
+            sources=", ".join(self.sources),
+            linkage=json.dumps(links_to_json(self.links)),
+            samplerate=int(model.samplerate),
+        )
+        return facts

@@ -1,0 +1,56 @@
+"""Separation losses: L1 / L2 on waveforms, multi-resolution STFT (auraloss), per-source weights."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from ...errors import ConfigError
+
+
+@functools.cache
+def _mrstft():
+    import auraloss
+
+    return auraloss.freq.MultiResolutionSTFTLoss()
+
+
+def _per_source(estimate: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """[B, S, C, T] pair -> loss per source [S]."""
+    if kind == "l1":
+        return (estimate - target).abs().mean(dim=(0, 2, 3))
+    if kind == "l2":
+        return (estimate - target).pow(2).mean(dim=(0, 2, 3))
+    if kind == "mrstft":
+        loss = _mrstft()
+        b, s, c, t = estimate.shape
+        est = estimate.transpose(0, 1).reshape(s, b * c, 1, t)
+        ref = target.transpose(0, 1).reshape(s, b * c, 1, t)
+        return torch.stack([loss(est[i], ref[i]) for i in range(s)])
+    raise ConfigError(f"model.loss={kind}: use l1, l2, mrstft or l1+mrstft")
+
+
+def separation_loss(
+    estimate: torch.Tensor, target: torch.Tensor, options, sources: list[str]
+) -> torch.Tensor:
+    """Weighted mean over sources of the configured loss (`options` is the model config section)."""
+    if estimate.shape != target.shape:
+        raise ValueError(
+            f"estimate {tuple(estimate.shape)} and target {tuple(target.shape)} differ"
+        )
+    unknown = [s for s in options.source_weights if s not in sources]
+    if unknown:
+        raise ConfigError(
+            f"model.source_weights: {unknown[0]!r} is not a stem ({', '.join(sources)})"
+        )
+    weights = torch.tensor(
+        [float(options.source_weights.get(s, 1.0)) for s in sources], device=estimate.device
+    )
+    if options.loss == "l1+mrstft":
+        per = _per_source(estimate, target, "l1") + options.mrstft_weight * _per_source(
+            estimate, target, "mrstft"
+        )
+    else:
+        per = _per_source(estimate, target, options.loss)
+    return (per * weights).sum() / weights.sum().clamp_min(1e-12)
