@@ -96,7 +96,9 @@ def test_resamples_and_converts_channels_and_needs_no_mixture(tmp_path):
     assert norm[0].std.item() == pytest.approx(total.std(), rel=1e-4)
 
 
-def test_bad_roots_are_one_line_errors(tmp_path):
+def test_bad_roots_are_one_line_errors(tmp_path, techhouse):
+    with pytest.raises(DataError, match="is a dataset root; pass one split folder"):
+        StemDataset(techhouse, TECHHOUSE, segment=1.0, samplerate=SR)
     with pytest.raises(DataError, match="no such dataset folder"):
         StemDataset(tmp_path / "nope", ["a"], segment=1.0, samplerate=SR)
     (tmp_path / "empty").mkdir()

@@ -108,6 +108,10 @@ class StemDataset(Dataset):
         self.normalize = normalize
         self.epoch = 0
         self.tracks = [self._scan(p) for p in list_tracks(self.root, self.sources)]
+        if not self.tracks and (self.root / "train").is_dir():
+            raise DataError(
+                f"{self.root}: is a dataset root; pass one split folder, e.g. {self.root / 'train'}"
+            )
         if not self.tracks:
             raise DataError(
                 f"{self.root}: no track folders with {', '.join(self.sources)} stems; "

@@ -188,6 +188,8 @@ def render_dataset(
         "wall_seconds": round(wall, 3),
         "x_real_time": round(audio_seconds / max(wall, 1e-9), 2),
         "stems_rendered": len(module.STEMS) * tracks,
+        # per synthesiser: seconds of stem audio per second of wall clock
+        "stem_x_real_time": round(audio_seconds * len(module.STEMS) / max(wall, 1e-9), 2),
         "cpu_count": os.cpu_count(),
     }
     write_json(out / "render_log.json", stats)
