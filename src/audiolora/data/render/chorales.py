@@ -71,7 +71,7 @@ def chorale_names() -> tuple[str, ...]:
     return tuple(sorted(chorale_files()))
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=1024)  # note tuples only: the whole corpus is a few MB
 def load_chorale(name: str) -> Chorale | None:
     """Parse one chorale; None when it cannot be parsed or lacks one of the four SATB parts."""
     from music21 import converter
