@@ -176,7 +176,8 @@ class ConvLora(_OwnLoraLayer):
             a, b = self.lora_A[name], self.lora_B[name]
             h = self.lora_dropout[name](x.to(a.weight.dtype))
             h = a(h, *args, **kwargs) if self._transposed else a(h)
-            result = result + b(h).to(result.dtype) * self.scaling[name]
+            # scale B's (tiny) kernel rather than its full-size output: one activation pass less
+            result = result + b._conv_forward(h, b.weight * self.scaling[name], None).to(result.dtype)
         return result
 
     def __repr__(self) -> str:
