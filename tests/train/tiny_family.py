@@ -31,7 +31,7 @@ TARGETS = [
     "crosstransformer.layers_t.0.linear2",
 ]
 FULL = ["tdecoder.1.conv_tr.bias"]
-LENGTH = 2048
+LENGTH = 1024
 SOURCES = 4
 
 

@@ -9,6 +9,7 @@ import psutil
 import torch
 
 GB = 1024**3
+CUDA_WARN_FRACTION = 0.92
 
 
 class ResourceMonitor:
@@ -46,15 +47,28 @@ class ResourceMonitor:
         current = {"rss_gb": rss / GB}
         if self.cuda:
             current["cuda_peak_gb"] = cuda / GB
-        worst = max(current.values())
-        if self.warn_gb is not None and worst > self.warn_gb and not self.warned:
-            self.warned = True
-            if self.on_warning:
-                self.on_warning(
-                    f"memory use {worst:.2f} GB is above train.memory_warn_gb={self.warn_gb:g} GB "
-                    "(lower train.batch_size, enable train.gradient_checkpointing or use a smaller preset)"
-                )
+        if not self.warned:
+            message = self._over_threshold(current)
+            if message:
+                self.warned = True
+                if self.on_warning:
+                    self.on_warning(
+                        f"{message} (lower train.batch_size, enable "
+                        "train.gradient_checkpointing or use a smaller preset)"
+                    )
         return current
+
+    def _over_threshold(self, current: dict[str, float]) -> str | None:
+        worst = max(current.values())
+        if self.warn_gb is not None and worst > self.warn_gb:
+            return f"memory use {worst:.2f} GB is above train.memory_warn_gb={self.warn_gb:g} GB"
+        if self.warn_gb is None and self.cuda:
+            # Without a threshold, warn near the card's capacity (seed 004: 92 %).
+            total = torch.cuda.get_device_properties(0).total_memory
+            reserved = torch.cuda.max_memory_reserved()
+            if reserved > CUDA_WARN_FRACTION * total:
+                return f"GPU memory reserved {reserved / GB:.2f} GB is above 92 % of {total / GB:.1f} GB"
+        return None
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -358,7 +358,15 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
 
     def _plan(self) -> None:
-        facts = dict(self.family.plan(self.raw_model))
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        spec = self.config.adapter
+        facts: dict[str, Any] = {
+            "model": self.config.model.base,
+            "adapter": f"{spec.kind} rank {spec.rank} alpha {spec.alpha:g}",
+            "adapted modules": sum(isinstance(m, BaseTunerLayer) for m in self.raw_model.modules()),
+        }
+        facts.update(self.family.plan(self.raw_model))
         total = sum(p.numel() for p in self.raw_model.parameters())
         trainable = sum(p.numel() for p in self.raw_model.parameters() if p.requires_grad)
         cfg = self.cfg
