@@ -177,7 +177,8 @@ class ConvLora(_OwnLoraLayer):
             h = self.lora_dropout[name](x.to(a.weight.dtype))
             h = a(h, *args, **kwargs) if self._transposed else a(h)
             # scale B's (tiny) kernel rather than its full-size output: one activation pass less
-            result = result + b._conv_forward(h, b.weight * self.scaling[name], None).to(result.dtype)
+            delta = b._conv_forward(h, b.weight * self.scaling[name], None)
+            result = result + delta.to(result.dtype)
         return result
 
     def __repr__(self) -> str:
