@@ -277,3 +277,19 @@ def test_soundfont_is_configurable_with_a_fallback(tmp_path, monkeypatch):
         DataError, match="no General MIDI soundfont found; install fluid-soundfont-gm"
     ):
         find_soundfont()
+
+
+def test_techhouse_stems_sound_like_their_names(techhouse):
+    """Kick and bass carry their energy low, the hi-hat high, on every track."""
+
+    def share(path, low, high):
+        audio = read_audio(path)[0].mean(axis=0)
+        power = np.abs(np.fft.rfft(audio)) ** 2
+        freqs = np.fft.rfftfreq(audio.size, 1 / 44100)
+        return float(power[(freqs >= low) & (freqs < high)].sum() / power.sum())
+
+    for folder in tracks_of(techhouse):
+        assert share(folder / "kick.wav", 0, 250) > 0.8
+        assert share(folder / "bass.wav", 0, 400) > 0.6
+        assert share(folder / "hihat.wav", 5000, 22050) > 0.5
+        assert share(folder / "hihat.wav", 0, 250) < 0.05

@@ -139,6 +139,10 @@ def render_dataset(
     out = Path(out)
     _prepare_out(out, overwrite)
 
+    info(
+        f"render {tracks} {module.NAME} tracks (stems {', '.join(module.STEMS)}; seed {seed}; "
+        f"{samplerate} Hz) with {sf2.name} -> {out}"
+    )
     pieces = module.pieces(tracks, seed, params)
     split_of = assign_splits(pieces, splits, seed)
     entries = []

@@ -81,7 +81,7 @@ def compose(piece: str, index: int, seed: int, params: dict[str, Any]) -> TrackS
             if step % 4 == 2:  # off-beat hats, the last one of the bar open
                 key = OPEN_HAT if step == 14 and bar % 2 else CLOSED_HAT
                 hats.append(Note(t, t + sixteenth * 1.5, key, vel(96)))
-                bass.append(Note(t, t + sixteenth * 1.6, chord[0] - 24, vel(104)))
+                bass.append(Note(t, t + sixteenth * 1.6, chord[0] - 12, vel(104)))
             elif step % 2 == 1 and rng.random() < 0.6:  # ghost 16ths
                 hats.append(Note(t, t + sixteenth * 0.8, CLOSED_HAT, vel(40)))
         start, end = at(bar, 0), at(bar + 1, 0) - 0.02
