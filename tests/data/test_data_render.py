@@ -12,6 +12,7 @@ import pytest
 from stemkit import TECHHOUSE
 
 from audiolora.audio import read_audio
+from audiolora.data.captions import read_sidecar
 from audiolora.data.render import assign_splits, find_soundfont, render_dataset
 from audiolora.data.render.chorales import work_id
 from audiolora.data.render.dataset import get_recipe
@@ -41,8 +42,15 @@ def test_layout_manifest_and_notes(techhouse):
         folder = techhouse / entry["split"] / entry["track"]
         names = sorted(p.name for p in folder.iterdir())
         assert names == sorted(
-            [f"{s}.wav" for s in TECHHOUSE] + ["mixture.wav", "notes.json", "notes.mid"]
+            [f"{s}.wav" for s in TECHHOUSE]
+            + ["mixture.wav", "mixture.json", "notes.json", "notes.mid"]
         )
+        caption = read_sidecar(folder / "mixture.wav")
+        assert (
+            caption.bpm == pytest.approx(entry["params"]["bpm"], abs=0.01)
+            and caption.duration == 3.0
+        )
+        assert caption.genre == "tech house" and caption.keyscale.endswith("minor")
         notes = json.loads((folder / "notes.json").read_text())
         assert notes["samplerate"] == 44100 and list(notes["stems"]) == TECHHOUSE
         assert all(len(rows) > 0 for rows in notes["stems"].values())

@@ -38,6 +38,8 @@ def test_split_keeps_stems_aligned_and_cuts_notes(techhouse, tmp_path):
         np.testing.assert_array_equal(part, whole[:, 44100:88200])  # same frames for every stem
         mix += part
     np.testing.assert_array_equal(mix, read_audio(second / "mixture.wav")[0])
+    caption = json.loads((second / "mixture.json").read_text())
+    assert caption["duration"] == 1.0 and caption["genre"] == "tech house"
     notes = json.loads((source / "notes.json").read_text())["stems"]["kick"]
     cut = json.loads((second / "notes.json").read_text())["stems"]["kick"]
     expected = [round(on - 1.0, 6) for on, *_ in notes if 1.0 <= on < 2.0]

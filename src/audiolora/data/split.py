@@ -113,6 +113,7 @@ def _split_track(
         for f, info in zip(files, infos, strict=True):
             audio, _ = sf.read(str(f), start=start, stop=stop, dtype="float32", always_2d=True)
             write_audio(target / f.name, audio.T, sr, subtype=_subtype(info))
+            _cut_sidecar(f, target / f.name, (stop - start) / sr)
         if notes is not None:
             write_json(target / "notes.json", cut_notes(notes, start / sr, stop / sr))
         written.append(target)
@@ -126,20 +127,27 @@ def _split_file(path: Path, out: Path, seconds: float, min_seconds: float) -> li
         warn(
             f"{path}: {info.duration:.1f} s is shorter than --min-seconds {min_seconds:g}; skipped"
         )
-    sidecar = path.with_suffix(".json")
-    meta = json.loads(sidecar.read_text()) if sidecar.is_file() else None
     written = []
     for k, (start, stop) in enumerate(bounds):
         target = out / f"{path.stem}_{k:03d}{path.suffix}"
         audio, _ = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
         write_audio(target, audio.T, info.samplerate, subtype=_subtype(info))
-        if isinstance(meta, dict):
-            write_json(
-                target.with_suffix(".json"),
-                {**meta, "duration": round((stop - start) / info.samplerate, 3)},
-            )
+        _cut_sidecar(path, target, (stop - start) / info.samplerate)
         written.append(target)
     return written
+
+
+def _cut_sidecar(audio: Path, target: Path, seconds: float) -> None:
+    """Copy a caption sidecar (`<audio>.json`) to the segment with the segment's duration."""
+    sidecar = audio.with_suffix(".json")
+    if not sidecar.is_file():
+        return
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise DataError(f"{sidecar}: invalid JSON; fix or remove the sidecar") from None
+    if isinstance(meta, dict):
+        write_json(target.with_suffix(".json"), {**meta, "duration": round(seconds, 3)})
 
 
 def cut_notes(notes: dict, start_s: float, stop_s: float) -> dict:

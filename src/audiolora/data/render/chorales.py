@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import DataError
-from .score import TrackScore, clamp_pitch, crop, track_rng
+from .score import TrackScore, clamp_pitch, crop, instrument_name, track_rng
 from .synth import Note, Part
 
 NAME = "chorales"
@@ -200,4 +200,13 @@ def compose(piece: str, index: int, seed: int, params: dict[str, Any]) -> TrackS
         for v in VOICES
     }
     drawn = {"bpm": round(bpm, 3), "transpose": transpose, "programs": programs}
-    return TrackScore(piece, seconds, stems, drawn)
+    beats = chorale.bar_ql
+    caption = {
+        "caption": f"Bach chorale {piece} for "
+        + ", ".join(f"{instrument_name(programs[v])} ({v})" for v in VOICES),
+        "bpm": round(bpm, 2),
+        "timesignature": f"{int(beats)}/4" if beats == int(beats) else None,
+        "genre": "baroque chorale",
+        "is_instrumental": True,
+    }
+    return TrackScore(piece, seconds, stems, drawn, caption)

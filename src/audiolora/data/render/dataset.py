@@ -16,6 +16,7 @@ import numpy as np
 from ...audio import write_audio
 from ...console import info, progress_task
 from ...errors import ConfigError, DataError
+from ..captions import parse_caption
 from ..files import write_bytes_atomic, write_json
 from . import chorales, pop4, techhouse5
 from .score import TrackScore
@@ -157,6 +158,12 @@ def render_dataset(
                 write_audio(folder / f"{stem}.wav", audio, samplerate)
             write_audio(folder / "mixture.wav", mixture, samplerate)
             write_json(folder / "notes.json", {"samplerate": samplerate, "stems": score.notes()})
+            if score.caption:  # a caption sidecar for text-conditioned families (validated)
+                meta = {**score.caption, "duration": round(score.seconds, 3)}
+                parse_caption(meta, f"{module.NAME} caption")
+                write_json(
+                    folder / "mixture.json", {k: v for k, v in meta.items() if v is not None}
+                )
             write_bytes_atomic(folder / "notes.mid", notes_midi(score))
             entries.append(
                 {

@@ -18,6 +18,9 @@ class TrackScore:
     seconds: float
     stems: dict[str, list[Part]]
     params: dict[str, Any] = field(default_factory=dict)
+    caption: dict[str, Any] = field(
+        default_factory=dict
+    )  # sidecar fields (audiolora.data.captions)
 
     def __post_init__(self) -> None:
         for parts in self.stems.values():
@@ -86,3 +89,13 @@ def resolve_overlaps(notes: list[Note]) -> list[Note]:
             same[-1] = Note(prev.onset, n.onset, prev.pitch, prev.velocity)
         same.append(n)
     return sorted((n for v in by_pitch.values() for n in v), key=lambda n: (n.onset, n.pitch))
+
+
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def instrument_name(program: int) -> str:
+    """The General MIDI name of a program, lower case ("synth bass 1")."""
+    import pretty_midi
+
+    return pretty_midi.program_to_instrument_name(int(program)).lower()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .drums import CLAP, CLOSED_HAT, ELECTRONIC_KITS, KICK, OPEN_HAT
-from .score import TrackScore, crop, track_rng
+from .score import NOTE_NAMES, TrackScore, crop, instrument_name, track_rng
 from .synth import Note, Part
 
 NAME = "techhouse5"
@@ -120,4 +120,17 @@ def compose(piece: str, index: int, seed: int, params: dict[str, Any]) -> TrackS
         "vocal_style": "choir" if choir else "lead",
         "programs": programs,
     }
-    return TrackScore(piece, seconds, stems, drawn)
+    key = f"{NOTE_NAMES[root]} minor"
+    caption = {
+        "caption": (
+            f"tech house loop in {key}, four-on-the-floor kick, off-beat hats, "
+            f"{instrument_name(programs['bass'])} bass, {instrument_name(programs['pad'])} chords, "
+            f"{'choir' if choir else 'lead'} on {instrument_name(programs['vocals'])}"
+        ),
+        "bpm": round(bpm, 2),
+        "keyscale": key,
+        "timesignature": "4/4",
+        "genre": "tech house",
+        "is_instrumental": True,
+    }
+    return TrackScore(piece, seconds, stems, drawn, caption)
