@@ -11,7 +11,7 @@ from typing import Any
 
 from . import chorales
 from .drums import ACOUSTIC_KITS, groove_notes
-from .score import TrackScore, clamp_pitch, crop, instrument_name, track_rng
+from .score import TrackScore, as_bass, clamp_pitch, crop, instrument_name, track_rng
 from .synth import Note, Part
 
 NAME = "pop4"
@@ -102,8 +102,8 @@ def compose(piece: str, index: int, seed: int, params: dict[str, Any]) -> TrackS
     }
     caption = {
         "caption": (
-            f"{groove} pop groove on the harmony of Bach's chorale {piece}: "
-            f"{instrument_name(programs['bass'])} bass, {instrument_name(programs['other'])}, "
+            f"pop song with a {groove} drum groove on the harmony of Bach's chorale {piece}: "
+            f"{as_bass(programs['bass'])}, {instrument_name(programs['other'])}, "
             f"lead melody on {instrument_name(programs['vocals'])}"
         ),
         "bpm": round(bpm, 2),

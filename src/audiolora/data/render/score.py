@@ -99,3 +99,9 @@ def instrument_name(program: int) -> str:
     import pretty_midi
 
     return pretty_midi.program_to_instrument_name(int(program)).lower()
+
+
+def as_bass(program: int) -> str:
+    """ "synth bass 1" stays as is, "lead 2 (sawtooth)" becomes "lead 2 (sawtooth) bass"."""
+    name = instrument_name(program)
+    return name if "bass" in name else f"{name} bass"

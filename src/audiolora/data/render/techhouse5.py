@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .drums import CLAP, CLOSED_HAT, ELECTRONIC_KITS, KICK, OPEN_HAT
-from .score import NOTE_NAMES, TrackScore, crop, instrument_name, track_rng
+from .score import NOTE_NAMES, TrackScore, as_bass, crop, instrument_name, track_rng
 from .synth import Note, Part
 
 NAME = "techhouse5"
@@ -124,7 +124,7 @@ def compose(piece: str, index: int, seed: int, params: dict[str, Any]) -> TrackS
     caption = {
         "caption": (
             f"tech house loop in {key}, four-on-the-floor kick, off-beat hats, "
-            f"{instrument_name(programs['bass'])} bass, {instrument_name(programs['pad'])} chords, "
+            f"{as_bass(programs['bass'])}, {instrument_name(programs['pad'])} chords, "
             f"{'choir' if choir else 'lead'} on {instrument_name(programs['vocals'])}"
         ),
         "bpm": round(bpm, 2),
