@@ -43,6 +43,13 @@ def test_balanced_bce_weights_positive_and_negative_cells():
         weights={"note": 1.0, "onset": 2.0, "contour": 0.5},
     )
     assert torch.isclose(parts["loss"], parts["note"] + 2 * parts["onset"] + 0.5 * parts["contour"])
+    assert torch.isclose(parts["onset"], plain)  # default: plain BCE on onsets
+    balanced = transcription_losses(
+        {"note": logits, "onset": logits, "contour": logits},
+        {"note": target, "onset": target, "contour": target},
+        onset_positive_weight=0.95,
+    )
+    assert torch.isclose(balanced["onset"], w)
 
 
 @pytest.fixture

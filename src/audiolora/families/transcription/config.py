@@ -19,7 +19,9 @@ class TranscriptionOptions(BaseModel):
     frame_threshold: float = Field(0.3, gt=0, lt=1)
     min_note_ms: float = Field(127.70, ge=0)
     label_smoothing: float = Field(0.2, ge=0, lt=1)
-    onset_positive_weight: float = Field(0.95, gt=0, lt=1)
+    # None: plain BCE on onsets, which keeps the released model's onset calibration (fine-tuning
+    # with the paper's class-balanced BCE, e.g. 0.95, inflates every onset posterior)
+    onset_positive_weight: float | None = Field(None, gt=0, lt=1)
     loss_weights: dict[Literal["note", "onset", "contour"], float] = Field(
         default_factory=lambda: {"note": 1.0, "onset": 1.0, "contour": 1.0}
     )

@@ -37,16 +37,21 @@ def transcription_losses(
     logits: dict[str, torch.Tensor],
     targets: dict[str, torch.Tensor],
     label_smoothing: float = 0.2,
-    onset_positive_weight: float = 0.95,
+    onset_positive_weight: float | None = None,
     weights: dict[str, float] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Per-output losses and their weighted sum under "loss"."""
+    """Per-output losses and their weighted sum under "loss"; onsets use the class-balanced BCE
+    when `onset_positive_weight` is given, plain BCE otherwise."""
     weights = weights or {"note": 1.0, "onset": 1.0, "contour": 1.0}
     parts = {
         "note": bce(logits["note"], targets["note"], label_smoothing),
         "contour": bce(logits["contour"], targets["contour"], label_smoothing),
-        "onset": balanced_bce(
-            logits["onset"], targets["onset"], label_smoothing, onset_positive_weight
+        "onset": (
+            bce(logits["onset"], targets["onset"], label_smoothing)
+            if onset_positive_weight is None
+            else balanced_bce(
+                logits["onset"], targets["onset"], label_smoothing, onset_positive_weight
+            )
         ),
     }
     parts["loss"] = sum(weights.get(k, 1.0) * v for k, v in parts.items())
