@@ -149,7 +149,9 @@ def test_final_last_saves_the_last_weights(make_run, tmp_path):
 
 
 def test_unknown_best_metric_is_a_config_error(make_run, tmp_path):
-    config, family = make_run("train.max_steps=1", "train.batch_size=8", "train.best.metric=sdr")
+    config, family = make_run(
+        "train.max_steps=1", "train.batch_size=8", "train.eval_every=1", "train.best.metric=sdr"
+    )
     with pytest.raises(AudioloraError, match=r"train.best.metric=sdr.*loss, mse"):
         Trainer(config, family, run_dir=tmp_path / "r").fit()
 

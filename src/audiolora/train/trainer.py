@@ -590,11 +590,8 @@ class Trainer:
         st, cfg = self.state, self.cfg
         try:
             if self.status == "completed":
-                if (
-                    st["last_eval_step"] != st["step"]
-                    and st["step"] > 0
-                    and (self.val_set is not None or st["pending"]["since_eval"])
-                ):
+                evaluating = cfg.eval_every is not None or cfg.eval_every_epochs is not None
+                if evaluating and st["last_eval_step"] != st["step"] and st["step"] > 0:
                     self._after_eval(self._evaluate())
                 if st["last_ckpt_step"] != st["step"]:
                     self._save_checkpoint()
