@@ -169,9 +169,11 @@ class ConvLora(_OwnLoraLayer):
             if self.merged:
                 self.unmerge()
             return self.base_layer(x, *args, **kwargs)
+        if self.merged or not self._active():
+            return self.base_layer(x, *args, **kwargs)
+        if _weight_delta_is_cheaper(self):
+            return self._forward_with_weight(x, *args, **kwargs)
         result = self.base_layer(x, *args, **kwargs)
-        if self.merged:
-            return result
         for name in self._active():
             a, b = self.lora_A[name], self.lora_B[name]
             h = self.lora_dropout[name](x.to(a.weight.dtype))
@@ -181,8 +183,110 @@ class ConvLora(_OwnLoraLayer):
             result = result + delta.to(result.dtype)
         return result
 
+    def _forward_with_weight(self, x: torch.Tensor, output_size=None) -> torch.Tensor:
+        base = self.get_base_layer()
+        weight = base.weight
+        for name in self._active():
+            weight = weight + self.get_delta_weight(name).to(weight.dtype)
+        if not self._transposed:
+            return base._conv_forward(x, weight, base.bias)
+        dims = weight.dim() - 2
+        output_padding = base._output_padding(
+            x, output_size, base.stride, base.padding, base.kernel_size, dims, base.dilation
+        )
+        fn = F.conv_transpose1d if dims == 1 else F.conv_transpose2d
+        return fn(
+            x,
+            weight,
+            base.bias,
+            base.stride,
+            base.padding,
+            output_padding,
+            base.groups,
+            base.dilation,
+        )
+
     def __repr__(self) -> str:
         return "audiolora." + super().__repr__()
+
+
+class LinearLora(_OwnLoraLayer):
+    """LoRA on a small nn.Linear, computed through the adapted weight (see `_weight_delta_is_cheaper`).
+
+    Same tensors and keys as PEFT's lora.Linear (lora_A: in -> r, lora_B: r -> out), so a saved
+    adapter also loads with plain PEFT.
+    """
+
+    def __init__(
+        self,
+        base_layer: nn.Module,
+        adapter_name: str,
+        config,
+        r: int = 0,
+        lora_alpha: float = 1,
+        **kwargs,
+    ):
+        super().__init__()
+        LoraLayer.__init__(self, base_layer)
+        self._active_adapter = adapter_name
+        self.update_layer(adapter_name, r, lora_alpha=lora_alpha, config=config)
+
+    def update_layer(self, adapter_name: str, r: int, lora_alpha: float, config, **kwargs) -> None:
+        LoraLayer.update_layer(self, adapter_name, r, lora_alpha=lora_alpha, config=config)
+
+    def get_delta_weight(self, adapter: str) -> torch.Tensor:
+        return (self.lora_B[adapter].weight @ self.lora_A[adapter].weight) * self.scaling[adapter]
+
+    def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        if self.disable_adapters and self.merged:
+            self.unmerge()
+        active = [] if (self.disable_adapters or self.merged) else self._active()
+        base = self.get_base_layer()
+        if not active:
+            return base(x, *args, **kwargs)
+        if not _weight_delta_is_cheaper(self):
+            result = base(x)
+            for name in active:
+                h = self.lora_dropout[name](x.to(self.lora_A[name].weight.dtype))
+                b = self.lora_B[name].weight * self.scaling[name]
+                result = result + F.linear(self.lora_A[name](h), b).to(result.dtype)
+            return result
+        weight = base.weight
+        for name in active:
+            weight = weight + self.get_delta_weight(name).to(weight.dtype)
+        return F.linear(x, weight, base.bias)
+
+    def __repr__(self) -> str:
+        return "audiolora." + super().__repr__()
+
+
+def _adapter_size_ratio(base: nn.Module, r: int) -> float:
+    """Low-rank factor size / weight size for rank `r` (the LoRA branch's relative cost)."""
+    w = base.weight
+    if isinstance(base, nn.Linear):
+        return r * (w.shape[0] + w.shape[1]) / w.numel()
+    k = int(torch.tensor(w.shape[2:]).prod()) if w.dim() > 2 else 1
+    g = getattr(base, "groups", 1)
+    if isinstance(base, _CONV_TRANSPOSE):
+        a, b = w.shape[0] * (r // g) * k, base.out_channels * (r // g)
+    else:
+        a, b = r * w.shape[1] * k, w.shape[0] * (r // g)
+    return (a + b) / w.numel()
+
+
+# Above this factor/weight size ratio the low-rank branch (3 passes: forward, input grad, weight
+# grad, plus the output-sized add) costs more than one weight-gradient pass through the adapted
+# weight W + s·BA, which is what the weight path costs on top of the frozen layer. Small, wide-
+# resolution layers (HT-Demucs's first encoders, its dconv branches) take the weight path.
+WEIGHT_PATH_RATIO = 0.3
+
+
+def _weight_delta_is_cheaper(layer) -> bool:
+    names = layer._active()
+    if any(not isinstance(layer.lora_dropout[n], nn.Identity) for n in names):
+        return False  # dropout acts on the branch's input only: needs the low-rank branch
+    base = layer.get_base_layer()
+    return sum(_adapter_size_ratio(base, layer.r[n]) for n in names) >= WEIGHT_PATH_RATIO
 
 
 class MultiheadAttentionLora(_OwnLoraLayer):
@@ -372,9 +476,18 @@ def lora_dispatch(mha_parts: dict[str, tuple[str, ...]]):
 
     def conv(target, adapter_name, config, **kwargs):
         base = target.get_base_layer() if hasattr(target, "get_base_layer") else target
-        if not needs_own_conv(base):
+        small = (
+            _adapter_size_ratio(base, kwargs["r"]) >= WEIGHT_PATH_RATIO and not config.lora_dropout
+        )
+        if not (needs_own_conv(base) or small):
             return None
         return ConvLora(target, adapter_name, config, **_layer_kwargs(kwargs))
+
+    def linear(target, adapter_name, config, **kwargs):
+        base = target.get_base_layer() if hasattr(target, "get_base_layer") else target
+        if _adapter_size_ratio(base, kwargs["r"]) < WEIGHT_PATH_RATIO or config.lora_dropout:
+            return None
+        return LinearLora(target, adapter_name, config, **_layer_kwargs(kwargs))
 
     def mha(target, adapter_name, config, **kwargs):
         parts = mha_parts.get(kwargs.get("target_name", ""), MHA_PARTS)
@@ -384,6 +497,7 @@ def lora_dispatch(mha_parts: dict[str, tuple[str, ...]]):
 
     mapping = dict.fromkeys((*_CONV, *_CONV_TRANSPOSE), conv)
     mapping[nn.MultiheadAttention] = mha
+    mapping[nn.Linear] = linear
     return mapping
 
 
