@@ -99,3 +99,24 @@ def test_train_config_keys_and_errors():
         load_config(None, ["train.max_steps=null"])
     with pytest.raises(ConfigError, match="did you mean train.grad_accum"):
         load_config(None, ["train.grad_acum=2"])
+
+
+def test_validation_randomness_is_fixed_and_isolated():
+    import random
+
+    import torch
+
+    from audiolora.train.trainer import isolated_rng
+
+    torch.manual_seed(0)
+    random.seed(0)
+    expected_next = (torch.rand(3), random.random())
+    torch.manual_seed(0)
+    random.seed(0)
+    draws = []
+    for _ in range(2):
+        with isolated_rng(7):
+            draws.append((torch.rand(3), random.random()))
+    assert torch.equal(draws[0][0], draws[1][0]) and draws[0][1] == draws[1][1]
+    after = (torch.rand(3), random.random())
+    assert torch.equal(after[0], expected_next[0]) and after[1] == expected_next[1]
