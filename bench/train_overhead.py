@@ -1,8 +1,8 @@
 """What the training engine costs per step over a bare PyTorch loop, on the same model and data.
 
 Set-up: the tiny HTDemucs test family (tests/train/tiny_family.py: demucs HTDemucs, 8 channels,
-PEFT LoRA r=2 on 4 layers + one bias trained in full), batch 4 x 1024 samples stereo, AdamW, 2 CPU
-threads. Three configurations, taking turns round by round so load drift on a shared machine hits
+PEFT LoRA r=2 on 4 layers + one bias trained in full), batch 4 x 1024 samples stereo, AdamW, 1 CPU
+thread. Three configurations, taking turns round by round so load drift on a shared machine hits
 them alike: a bare loop (DataLoader, forward, backward, clip, AdamW step, LambdaLR step), the
 Trainer with logging every step but no evaluation or checkpoints, and the Trainer with a checkpoint
 every 5 steps. Reports the median per-step process CPU time (steadier than wall time when other work
@@ -81,7 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # one thread: CPU time is not inflated by OpenMP spin-waits
     settings.quiet = True
     rounds, steps = (1, 10) if args.quick else (3, 20)
     times: dict[str, list[float]] = {"bare loop": [], "trainer": [], "trainer + checkpoints": []}
