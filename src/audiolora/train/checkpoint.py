@@ -108,10 +108,12 @@ def atomic_dir(final: Path, write) -> Path:
     tmp.mkdir()
     try:
         write(tmp)
-        for f in tmp.rglob("*"):
+        for f in [tmp, *tmp.rglob("*")]:
             if f.is_file():
                 with open(f, "rb+") as fh:
                     os.fsync(fh.fileno())
+            # safetensors and mkdtemp create owner-only files; a run folder is for sharing
+            f.chmod(0o644 if f.is_file() else 0o755)
         old = None
         if final.exists():
             old = final.parent / f".old-{final.name}-{os.getpid()}"
