@@ -497,7 +497,7 @@ class Trainer:
                     bar.update(
                         task,
                         completed=st["step"],
-                        status=f"loss {loss:.4f} lr {self.scheduler.get_last_lr()[0]:.2e}",
+                        status=f"loss {loss:.4f} lr {self._step_lr(st['step']):.2e}",
                     )
                     if self.stop_reason is not None:
                         break
@@ -527,11 +527,14 @@ class Trainer:
                 f"step {st['step']} ({kept}); lower train.lr, set train.clip_grad, or use bf16 instead of fp16"
             )
 
+    def _step_lr(self, step: int) -> float:
+        """The first group's lr that step `step` (1-based) used; the scheduler has moved on."""
+        return self.scheduler.lr_lambdas[0](step - 1) * self.scheduler.base_lrs[0]
+
     def _after_step(self, loss: float, norm: float, samples_per_s: float) -> None:
         cfg, st = self.cfg, self.state
         step = st["step"]
-        # the lr this step used: the scheduler has already moved on to the next step
-        lr = self.scheduler.lr_lambdas[0](step - 1) * self.scheduler.base_lrs[0]
+        lr = self._step_lr(step)
         pending = st["pending"]
         pending["loss"].append(loss)
         pending["grad_norm"].append(norm)
