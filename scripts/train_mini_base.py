@@ -131,6 +131,7 @@ def save(model, extra: dict) -> None:
     fd, tmp = tempfile.mkstemp(dir=ASSETS, suffix=".tmp")
     os.close(fd)
     save_file(state, tmp, metadata=meta)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600; the asset ships with the package
     os.replace(tmp, target)
     info = {"name": "htdemucs-mini", "class": "demucs.htdemucs.HTDemucs", "kwargs": kwargs, **extra}
     tmp = ASSETS / "htdemucs_mini.json.tmp"
