@@ -10,17 +10,33 @@ import click
 from ..console import console, info
 
 
-def _note_kwargs(onset_threshold: float, frame_threshold: float, min_note_ms: float) -> dict:
-    return {
-        "onset_threshold": onset_threshold,
-        "frame_threshold": frame_threshold,
-        "min_note_ms": min_note_ms,
-    }
+def _note_kwargs(
+    onset_threshold: float | None, frame_threshold: float | None, min_note_ms: float, adapter=None
+) -> dict:
+    """Note-creation options: basic-pitch's defaults, then the adapter's tuned thresholds
+    (thresholds.json), then what the command line gives."""
+    from ..families.transcription.evaluation import read_thresholds
+
+    kwargs = {"onset_threshold": 0.5, "frame_threshold": 0.3, "min_note_ms": min_note_ms}
+    kwargs.update(read_thresholds(adapter))
+    if onset_threshold is not None:
+        kwargs["onset_threshold"] = onset_threshold
+    if frame_threshold is not None:
+        kwargs["frame_threshold"] = frame_threshold
+    return kwargs
 
 
 _NOTE_OPTIONS = [
-    click.option("--onset-threshold", default=0.5, show_default=True, type=click.FloatRange(0, 1)),
-    click.option("--frame-threshold", default=0.3, show_default=True, type=click.FloatRange(0, 1)),
+    click.option(
+        "--onset-threshold",
+        type=click.FloatRange(0, 1),
+        help="Default: the adapter's tuned value (thresholds.json), else 0.5.",
+    ),
+    click.option(
+        "--frame-threshold",
+        type=click.FloatRange(0, 1),
+        help="Default: the adapter's tuned value (thresholds.json), else 0.3.",
+    ),
     click.option("--min-note-ms", default=127.70, show_default=True, type=click.FloatRange(0)),
     click.option(
         "--base",
@@ -60,8 +76,8 @@ def transcribe(
     separation_model: str,
     separation_adapter: str | None,
     adapters: str | None,
-    onset_threshold: float,
-    frame_threshold: float,
+    onset_threshold: float | None,
+    frame_threshold: float | None,
     min_note_ms: float,
     base: str,
 ) -> None:
@@ -71,7 +87,7 @@ def transcribe(
     from ..families.transcription.inference import load_mono, transcribe_audio
     from ..families.transcription.midi import write_midi
 
-    kwargs = _note_kwargs(onset_threshold, frame_threshold, min_note_ms)
+    kwargs = _note_kwargs(onset_threshold, frame_threshold, min_note_ms, adapter)
     out_path = Path(out) if out else Path(file).with_suffix(".mid")
     if stems:
         if adapter:
@@ -96,7 +112,11 @@ def transcribe(
                 f"--adapters: no stem {unknown[0]!r} (the separation model gives {', '.join(separated)})"
             )
         models = load_stem_models(adapter_map, base)
-        tracks = transcribe_stems(separated, sr, models, load_adapted(base, None), **kwargs)
+        per_stem = {
+            stem: _note_kwargs(onset_threshold, frame_threshold, min_note_ms, adapter_map.get(stem))
+            for stem in separated
+        }
+        tracks = transcribe_stems(separated, sr, models, load_adapted(base, None), per_stem)
     else:
         if adapters:
             raise UsageError(
@@ -128,8 +148,8 @@ def transcribe_poc(
     separation_adapter: str | None,
     limit: int | None,
     json_out: str | None,
-    onset_threshold: float,
-    frame_threshold: float,
+    onset_threshold: float | None,
+    frame_threshold: float | None,
     min_note_ms: float,
     base: str,
 ) -> None:
@@ -140,10 +160,15 @@ def transcribe_poc(
     from ..families.transcription.pipeline import parse_adapter_map
     from ..families.transcription.poc import run_poc
 
+    adapter_map = parse_adapter_map(adapters)
     results = run_poc(
         Path(data_root),
         split,
-        parse_adapter_map(adapters),
+        adapter_map,
+        adapter_note_kwargs={
+            stem: _note_kwargs(onset_threshold, frame_threshold, min_note_ms, path)
+            for stem, path in adapter_map.items()
+        },
         base=base,
         separation_model=separation_model,
         separation_adapter=separation_adapter,

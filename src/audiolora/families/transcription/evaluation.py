@@ -76,3 +76,56 @@ def comparison_png(rows: dict[str, dict[str, float]], path: Path, title: str) ->
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+ONSET_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+FRAME_GRID = (0.3, 0.4, 0.5, 0.6)
+THRESHOLDS_FILE = "thresholds.json"
+
+
+def posteriors_of(model: nn.Module, audios: Sequence[np.ndarray]) -> list[dict[str, np.ndarray]]:
+    from .inference import predict_posteriors
+
+    return [predict_posteriors(model, a) for a in audios]
+
+
+def scores_at(posteriors, references, **note_kwargs) -> dict[str, float]:
+    """Mean note scores of already computed posteriorgrams at the given note-creation options."""
+    from .note_creation import posteriors_to_notes
+
+    return mean_scores(
+        [
+            note_scores(ref, as_tuples(posteriors_to_notes(post, **note_kwargs)))
+            for post, ref in zip(posteriors, references, strict=True)
+        ]
+    )
+
+
+def tune_thresholds(posteriors, references, min_note_ms: float = 127.70) -> dict[str, float]:
+    """The (onset, frame) threshold pair with the best mean onset F1 on a held-out split."""
+    best = None
+    for onset in ONSET_GRID:
+        for frame in FRAME_GRID:
+            f1 = scores_at(
+                posteriors,
+                references,
+                onset_threshold=onset,
+                frame_threshold=frame,
+                min_note_ms=min_note_ms,
+            )["onset_f1"]
+            if best is None or f1 > best[0]:
+                best = (f1, onset, frame)
+    return {"onset_threshold": best[1], "frame_threshold": best[2], "onset_f1": best[0]}
+
+
+def read_thresholds(adapter: str | Path | None) -> dict[str, float]:
+    """Thresholds tuned for an adapter (its thresholds.json), or {} when it has none."""
+    import json
+
+    if adapter is None:
+        return {}
+    path = Path(adapter) / THRESHOLDS_FILE
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    return {k: float(data[k]) for k in ("onset_threshold", "frame_threshold") if k in data}

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 from ...errors import ConfigError
 from ..base import Family, register_family
 from .dataset import NoteWindows, load_track, track_dirs
-from .evaluation import comparison_png, note_options, score_items
+from .evaluation import comparison_png, note_options
 from .losses import transcription_losses
 from .model import HEAD_MODULES, WINDOW_SAMPLES, load_basic_pitch
 
@@ -143,31 +143,51 @@ class TranscriptionFamily(Family):
         return facts
 
     def final_report(self, model: nn.Module, run_dir: Path) -> dict[str, Any]:
-        """Base vs adapted on the eval split: onset, onset+offset and frame F1; writes a PNG."""
+        """Base vs adapted on the eval split: onset, onset+offset and frame F1 at the configured
+        thresholds and at thresholds tuned on the validation split (written to the final adapter's
+        thresholds.json, which `transcribe` then uses); writes f1.png."""
+        from .evaluation import THRESHOLDS_FILE, posteriors_of, scores_at, tune_thresholds
+
         split = self.config.eval.split
         if not (self._root() / split).is_dir():
             return {}
-        tracks = self._tracks(split)
-        items = [(t.target, t.notes) for t in tracks]
-        kwargs = note_options(self.config.model)
-        base_mean, base_items = score_items(load_base(self.config.model.base), items, **kwargs)
-        adapted_mean, adapted_items = score_items(model.eval(), items, **kwargs)
-        stem = self.config.model.stem or "mixture"
-        report = {
-            "split": split,
-            "stem": stem,
-            "tracks": len(items),
-            "base": base_mean,
-            "adapted": adapted_mean,
-            "per_track": {
-                t.name: {"base": b, "adapted": a}
-                for t, b, a in zip(tracks, base_items, adapted_items, strict=True)
-            },
+        run_dir = Path(run_dir)
+        final = run_dir / "final"
+        if (final / "adapter_config.json").is_file():  # evaluate exactly what was saved
+            model = load_adapted(self.config.model.base, final)
+        models = {"base": load_base(self.config.model.base), "adapted": model.eval()}
+        test = self._tracks(split)
+        valid_split = next((s for s in VALID_SPLITS if (self._root() / s).is_dir()), None)
+        valid = self._tracks(valid_split) if valid_split else []
+        opts = self.config.model
+        stem = opts.stem or "mixture"
+        report: dict[str, Any] = {"split": split, "stem": stem, "tracks": len(test)}
+        per_track: dict[str, dict] = {t.name: {} for t in test}
+        for label, net in models.items():
+            posts = posteriors_of(net, [t.target for t in test])
+            refs = [t.notes for t in test]
+            report[label] = scores_at(posts, refs, **note_options(opts))
+            for t, post in zip(test, posts, strict=True):
+                per_track[t.name][label] = scores_at([post], [t.notes], **note_options(opts))
+            if valid:
+                tuned = tune_thresholds(
+                    posteriors_of(net, [t.target for t in valid]),
+                    [t.notes for t in valid],
+                    opts.min_note_ms,
+                )
+                kwargs = {k: tuned[k] for k in ("onset_threshold", "frame_threshold")}
+                report[f"{label}_tuned"] = {
+                    **scores_at(posts, refs, min_note_ms=opts.min_note_ms, **kwargs),
+                    **{f"tuned_{k}": v for k, v in kwargs.items()},
+                }
+                if label == "adapted" and final.is_dir():
+                    (final / THRESHOLDS_FILE).write_text(
+                        json.dumps({**kwargs, "tuned_on": valid_split})
+                    )
+        report["per_track"] = per_track
+        rows = {
+            k: report[k] for k in ("base", "adapted", "base_tuned", "adapted_tuned") if k in report
         }
-        comparison_png(
-            {"base": base_mean, "adapted": adapted_mean},
-            Path(run_dir) / "f1.png",
-            f"{stem} on {split} ({len(items)} tracks)",
-        )
-        (Path(run_dir) / "transcription_report.json").write_text(json.dumps(report, indent=2))
+        comparison_png(rows, run_dir / "f1.png", f"{stem} on {split} ({len(test)} tracks)")
+        (run_dir / "transcription_report.json").write_text(json.dumps(report, indent=2))
         return report

@@ -65,12 +65,13 @@ def transcribe_stems(
     samplerate: int,
     models: Mapping[str, nn.Module],
     base: nn.Module,
-    **note_kwargs,
+    note_kwargs: Mapping[str, dict] | None = None,
 ) -> dict[str, list[NoteEvent]]:
-    """Transcribe each stem with `models[stem]` (or `base`)."""
+    """Transcribe each stem with `models[stem]` (or `base`) and its note options `note_kwargs[stem]`."""
+    note_kwargs = note_kwargs or {}
     return {
         name: transcribe_audio(
-            models.get(name, base), to_mono_22k(audio, samplerate), **note_kwargs
+            models.get(name, base), to_mono_22k(audio, samplerate), **note_kwargs.get(name, {})
         )
         for name, audio in stems.items()
     }

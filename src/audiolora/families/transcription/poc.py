@@ -23,11 +23,14 @@ def run_poc(
     separation_model: str | None = None,
     separation_adapter: str | None = None,
     limit: int | None = None,
+    adapter_note_kwargs: Mapping[str, dict] | None = None,
     **note_kwargs,
 ) -> dict:
     """Rows of {condition, scope, scores}: base on mix, base on stems, adapters on stems, and with a
     separation model, adapters on separated stems. Scope "all" compares every transcribed note with
-    every reference note; a stem scope compares that stem's notes only."""
+    every reference note; a stem scope compares that stem's notes only. The base uses
+    `note_kwargs`; an adapter uses `adapter_note_kwargs[stem]` when given (its tuned thresholds)."""
+    adapter_note_kwargs = adapter_note_kwargs or {}
     dirs = track_dirs(root, split)[:limit]
     base_model = load_adapted(base, None)
     adapted = {stem: load_adapted(base, path) for stem, path in adapters.items()}
@@ -54,8 +57,9 @@ def run_poc(
         for condition, models in conditions:
             union = []
             for s in stems:
+                kwargs = adapter_note_kwargs.get(s, note_kwargs) if s in models else note_kwargs
                 est = as_tuples(
-                    transcribe_audio(models.get(s, base_model), stem_audio[s], **note_kwargs)
+                    transcribe_audio(models.get(s, base_model), stem_audio[s], **kwargs)
                 )
                 add(condition, s, read_notes(folder, s), est)
                 union += est
@@ -68,11 +72,9 @@ def run_poc(
             separated = separate(audio, sr, separation_model, separation_adapter)
             union = []
             for s, wav in separated.items():
-                est = as_tuples(
-                    transcribe_audio(
-                        adapted.get(s, base_model), to_mono_22k(wav, sr), **note_kwargs
-                    )
-                )
+                kwargs = adapter_note_kwargs.get(s, note_kwargs) if s in adapted else note_kwargs
+                mono = to_mono_22k(wav, sr)
+                est = as_tuples(transcribe_audio(adapted.get(s, base_model), mono, **kwargs))
                 if s in stems:
                     add("adapters on separated", s, read_notes(folder, s), est)
                 union += est
