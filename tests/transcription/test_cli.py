@@ -45,3 +45,13 @@ def test_transcribe_errors_are_one_line(run_cli, clip_wav, tmp_path):
     assert code == 2 and "--stems" in err
     code, _, err = run_cli("transcribe", str(path), "--stems", "--adapters", "bass")
     assert code == 2 and "STEM=ADAPTER_DIR" in err
+
+
+def test_thresholds_precedence(tmp_path):
+    from audiolora.commands.transcription import _note_kwargs
+
+    (tmp_path / "thresholds.json").write_text('{"onset_threshold": 0.2, "frame_threshold": 0.4}')
+    assert _note_kwargs(None, None, 127.7)["onset_threshold"] == 0.5
+    tuned = _note_kwargs(None, None, 127.7, tmp_path)
+    assert (tuned["onset_threshold"], tuned["frame_threshold"]) == (0.2, 0.4)
+    assert _note_kwargs(0.6, None, 127.7, tmp_path)["onset_threshold"] == 0.6

@@ -29,6 +29,10 @@ def test_train_then_poc(run_cli, tiny_dataset, tmp_path):
     text = json.dumps(metrics)
     assert '"base"' in text and '"adapted"' in text and "onset_f1" in text
     assert (run / "f1.png").stat().st_size > 1000
+    report = metrics["report"]
+    assert {"base", "adapted", "base_tuned", "adapted_tuned"} <= report.keys()
+    tuned = json.loads((run / "final" / "thresholds.json").read_text())
+    assert tuned["onset_threshold"] == report["adapted_tuned"]["tuned_onset_threshold"]
     adapter = run / "best" if (run / "best").is_dir() else run / "final"
     assert (adapter / "adapter_model.safetensors").is_file()
 
