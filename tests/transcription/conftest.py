@@ -32,15 +32,13 @@ def basic_pitch_modules():
 
 
 def render_notes(notes, program: int = 0, samplerate: int = 44100) -> np.ndarray:
-    """FluidSynth rendering of (onset, offset, pitch) notes with the GM soundfont, mono float32."""
-    import pretty_midi
+    """(onset, offset, pitch) notes rendered by the project's FluidSynth renderer, mono float32."""
+    from audiolora.data.render.synth import Note, Part, render_parts
 
-    pm = pretty_midi.PrettyMIDI()
-    inst = pretty_midi.Instrument(program=program)
-    for start, end, pitch in notes:
-        inst.notes.append(pretty_midi.Note(velocity=100, pitch=int(pitch), start=start, end=end))
-    pm.instruments.append(inst)
-    return pm.fluidsynth(fs=samplerate, sf2_path=SOUNDFONT).astype(np.float32)
+    part = Part("clip", program, [Note(float(a), float(b), int(p), 100) for a, b, p in notes])
+    seconds = max(b for _, b, _ in notes) + 1.0
+    stereo = render_parts([part], seconds, SOUNDFONT, samplerate)
+    return stereo.mean(axis=0).astype(np.float32)
 
 
 def random_melody(seed: int, n: int = 12, low: int = 36, high: int = 72, start: float = 0.2):
