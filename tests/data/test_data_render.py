@@ -15,7 +15,7 @@ from audiolora.audio import read_audio
 from audiolora.data.captions import read_sidecar
 from audiolora.data.render import assign_splits, find_soundfont, render_dataset
 from audiolora.data.render.chorales import work_id
-from audiolora.data.render.dataset import get_recipe
+from audiolora.data.render.dataset import get_recipe, remove_dc
 from audiolora.data.render.score import resolve_overlaps
 from audiolora.data.render.synth import Note, render_parts
 from audiolora.errors import ConfigError, DataError
@@ -76,6 +76,25 @@ def test_stems_sum_exactly_to_a_mixture_peaking_at_minus_1_dbfs(techhouse):
         assert 20 * np.log10(np.abs(mixture).max()) == pytest.approx(-1.0, abs=0.01)
 
 
+def test_stems_have_no_dc_offset(techhouse):
+    # a DC offset in one stem shifts the per-track mean that normalisation removes from every stem
+    for folder in tracks_of(techhouse):
+        for stem in TECHHOUSE:
+            audio = read_audio(folder / f"{stem}.wav")[0]
+            rms = float(np.sqrt(np.mean(audio**2)))
+            assert abs(float(audio.mean())) <= 0.01 * rms + 1e-6, (folder.name, stem)
+
+
+def test_dc_blocker_removes_offset_and_keeps_tone():
+    sr = 22050
+    t = np.arange(sr) / sr
+    tone = np.sin(2 * np.pi * 220 * t).astype(np.float32)
+    out = remove_dc(np.stack([tone + 0.3, tone - 0.2]), sr)
+    assert np.abs(out[:, sr // 2 :].mean(axis=1)).max() < 1e-3
+    rms = float(np.sqrt(np.mean(out[0, sr // 2 :] ** 2)))
+    assert rms == pytest.approx(np.sqrt(0.5), rel=0.01)  # a 220 Hz tone passes unchanged in level
+
+
 def test_same_seed_same_bytes_other_seed_differs(techhouse, tmp_path):
     again = tmp_path / "again"
     render_dataset("techhouse5", again, 3, seed=7, seconds=3.0)
@@ -115,7 +134,7 @@ def note_contributions_start_on_time(
     window = int(0.010 * sr)
     checked = 0
     for stem, parts in score.stems.items():
-        full = render_parts(parts, score.seconds, sf2, sr)
+        full = remove_dc(render_parts(parts, score.seconds, sf2, sr), sr)
         np.testing.assert_array_equal(
             full * np.float32(gain), read_audio(folder / f"{stem}.wav")[0]
         )
@@ -125,7 +144,10 @@ def note_contributions_start_on_time(
                     replace(q, notes=q.notes[:k] + q.notes[k + 1 :]) if i == p else q
                     for i, q in enumerate(parts)
                 ]
-                own = full.astype(np.float64) - render_parts(without, score.seconds, sf2, sr)
+                # the DC blocker is causal and linear: the note's own sound stays silent before it
+                own = full.astype(np.float64) - remove_dc(
+                    render_parts(without, score.seconds, sf2, sr), sr
+                )
                 energy = (own**2).sum(axis=0)
                 onset = int(round(note.onset * sr))
                 peak = energy.max()

@@ -72,7 +72,7 @@ def render_track(
     Returns `(stems, mixture, gain)`; the mixture is exactly the float32 sum of the returned stems.
     """
     stems = {
-        name: render_parts(parts, score.seconds, soundfont, samplerate)
+        name: remove_dc(render_parts(parts, score.seconds, soundfont, samplerate), samplerate)
         for name, parts in score.stems.items()
     }
     raw = _sum(stems.values())
@@ -80,6 +80,19 @@ def render_track(
     gain = 10 ** (PEAK_DBFS / 20) / peak if peak > 0 else 1.0
     stems = {k: (v * np.float32(gain)).astype(np.float32) for k, v in stems.items()}
     return stems, _sum(stems.values()), gain
+
+
+def remove_dc(audio: np.ndarray, samplerate: int, cutoff_hz: float = 10.0) -> np.ndarray:
+    """One-pole DC blocker per channel.
+
+    Some GM presets (pads, claps) render with a DC offset of up to half the signal's RMS. Left in, it
+    moves the per-track mean that demucs-style normalisation subtracts from every stem, so targets
+    and separated estimates disagree by a constant; a 10 Hz high-pass removes it inaudibly.
+    """
+    from scipy.signal import lfilter
+
+    r = float(np.exp(-2 * np.pi * cutoff_hz / samplerate))
+    return lfilter([1.0, -1.0], [1.0, -r], audio, axis=-1).astype(np.float32)
 
 
 def _sum(arrays) -> np.ndarray:
