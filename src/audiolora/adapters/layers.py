@@ -53,6 +53,17 @@ def _scaling(alpha: float, r: int, use_rslora: bool) -> float:
 class _OwnLoraLayer(nn.Module, LoraLayer):
     """Shared merge/unmerge/forward logic for the layers below (PEFT conventions, our delta)."""
 
+    def _set_adapter_state(self, adapter_name: str, r: int, lora_alpha: float, config) -> None:
+        """PEFT's per-adapter bookkeeping (rank, alpha, scaling, dropout) for one of our layers."""
+        self.r[adapter_name] = r
+        self.lora_alpha[adapter_name] = lora_alpha
+        self.use_rslora[adapter_name] = bool(config.use_rslora)
+        self.scaling[adapter_name] = _scaling(lora_alpha, r, config.use_rslora)
+        self.lora_bias[adapter_name] = False
+        self.use_dora[adapter_name] = False
+        p = config.lora_dropout
+        self.lora_dropout[adapter_name] = nn.Dropout(p) if p > 0 else nn.Identity()
+
     def merge(self, safe_merge: bool = False, adapter_names: list[str] | None = None) -> None:
         for name in check_adapters_to_merge(self, adapter_names):
             if name not in self.lora_A:
@@ -110,14 +121,7 @@ class ConvLora(_OwnLoraLayer):
             raise ValueError(
                 f"rank {r} is not a multiple of groups={base.groups} of this {type(base).__name__}"
             )
-        self.r[adapter_name] = r
-        self.lora_alpha[adapter_name] = lora_alpha
-        self.use_rslora[adapter_name] = bool(config.use_rslora)
-        self.scaling[adapter_name] = _scaling(lora_alpha, r, config.use_rslora)
-        self.lora_bias[adapter_name] = False
-        self.use_dora[adapter_name] = False
-        p = config.lora_dropout
-        self.lora_dropout[adapter_name] = nn.Dropout(p) if p > 0 else nn.Identity()
+        self._set_adapter_state(adapter_name, r, lora_alpha, config)
         self.lora_A[adapter_name] = self._make_a(base, r)
         pointwise = nn.Conv1d if base.weight.dim() == 3 else nn.Conv2d
         self.lora_B[adapter_name] = pointwise(
@@ -340,14 +344,7 @@ class MultiheadAttentionLora(_OwnLoraLayer):
     ) -> None:
         if r <= 0:
             raise ValueError(f"rank must be positive, got {r}")
-        self.r[adapter_name] = r
-        self.lora_alpha[adapter_name] = lora_alpha
-        self.use_rslora[adapter_name] = bool(config.use_rslora)
-        self.scaling[adapter_name] = _scaling(lora_alpha, r, config.use_rslora)
-        self.lora_bias[adapter_name] = False
-        self.use_dora[adapter_name] = False
-        p = config.lora_dropout
-        self.lora_dropout[adapter_name] = nn.Dropout(p) if p > 0 else nn.Identity()
+        self._set_adapter_state(adapter_name, r, lora_alpha, config)
         self.lora_A[adapter_name] = nn.ModuleDict(
             {k: nn.Linear(self._part_dims(k)[0], r, bias=False) for k in parts}
         )
