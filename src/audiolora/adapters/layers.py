@@ -50,6 +50,21 @@ def _scaling(alpha: float, r: int, use_rslora: bool) -> float:
     return alpha / math.sqrt(r) if use_rslora else alpha / r
 
 
+def conv_transpose_like(
+    base: nn.Module, x: torch.Tensor, weight: torch.Tensor, bias, output_size=None
+) -> torch.Tensor:
+    """`base` (a ConvTranspose1d/2d) applied with another weight and bias: same stride, padding,
+    output padding (incl. from `output_size`), groups and dilation."""
+    dims = weight.dim() - 2
+    output_padding = base._output_padding(
+        x, output_size, base.stride, base.padding, base.kernel_size, dims, base.dilation
+    )
+    fn = F.conv_transpose1d if dims == 1 else F.conv_transpose2d
+    return fn(
+        x, weight, bias, base.stride, base.padding, output_padding, base.groups, base.dilation
+    )
+
+
 class _OwnLoraLayer(nn.Module, LoraLayer):
     """Shared merge/unmerge/forward logic for the layers below (PEFT conventions, our delta)."""
 
@@ -194,21 +209,7 @@ class ConvLora(_OwnLoraLayer):
             weight = weight + self.get_delta_weight(name).to(weight.dtype)
         if not self._transposed:
             return base._conv_forward(x, weight, base.bias)
-        dims = weight.dim() - 2
-        output_padding = base._output_padding(
-            x, output_size, base.stride, base.padding, base.kernel_size, dims, base.dilation
-        )
-        fn = F.conv_transpose1d if dims == 1 else F.conv_transpose2d
-        return fn(
-            x,
-            weight,
-            base.bias,
-            base.stride,
-            base.padding,
-            output_padding,
-            base.groups,
-            base.dilation,
-        )
+        return conv_transpose_like(base, x, weight, base.bias, output_size)
 
     def __repr__(self) -> str:
         return "audiolora." + super().__repr__()

@@ -12,11 +12,12 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from peft.tuners.lokr import LoKrModel
 from peft.tuners.lokr.layer import Conv1d as PeftLoKrConv1d
 from peft.tuners.lokr.layer import Conv2d as PeftLoKrConv2d
 from peft.tuners.lokr.layer import LoKrLayer, factorization
+
+from .layers import conv_transpose_like
 
 _CONV_TRANSPOSE = (nn.ConvTranspose1d, nn.ConvTranspose2d)
 
@@ -69,21 +70,7 @@ class ConvTransposeLoKr(LoKrLayer):
         dropout = self.training and bool(self.rank_dropout[adapter_name])
         delta = self.get_delta_weight(adapter_name, apply_rank_dropout=dropout)
         base = self.get_base_layer()
-        fn = F.conv_transpose1d if isinstance(base, nn.ConvTranspose1d) else F.conv_transpose2d
-        output_padding = base._output_padding(
-            x, kwargs.get("output_size"), base.stride, base.padding, base.kernel_size,
-            x.dim() - 2, base.dilation,
-        )  # fmt: skip
-        return fn(
-            x.to(delta.dtype),
-            delta,
-            None,
-            base.stride,
-            base.padding,
-            output_padding,
-            base.groups,
-            base.dilation,
-        )
+        return conv_transpose_like(base, x.to(delta.dtype), delta, None, kwargs.get("output_size"))
 
     def __repr__(self) -> str:
         return "audiolora.lokr." + super().__repr__()
