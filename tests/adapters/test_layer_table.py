@@ -19,7 +19,7 @@ from audiolora import (
     save_adapter,
     unmerge_adapter,
 )
-from audiolora.errors import AudioloraError
+from audiolora.adapters.io import adapter_state_dict
 
 
 class One(nn.Module):
@@ -80,10 +80,7 @@ PEFT_NATIVE = {
 def _table():
     for case in CASES:
         for method in METHODS:
-            marks = []
-            if method == "lokr" and case.startswith("mha"):
-                continue  # LoKr on nn.MultiheadAttention is refused: see test_lokr_refuses_mha
-            yield pytest.param(case, method, id=f"{case}-{method}", marks=marks)
+            yield pytest.param(case, method, id=f"{case}-{method}")
 
 
 TABLE = list(_table())
@@ -206,10 +203,27 @@ def test_peft_interop_is_bitwise_on_peft_classes(method, tmp_path):
         assert torch.equal(peft_out, model(x))
 
 
-def test_lokr_refuses_mha():
-    model, x = build("mha_all")
-    with pytest.raises(AudioloraError, match="cannot adapt nn.MultiheadAttention"):
-        attach_adapter(model, spec_for("mha_all", "lokr"))
+@pytest.mark.parametrize("case", ["mha_q", "mha_k", "mha_v", "mha_out", "mha_all"])
+def test_lokr_mha_stores_only_its_parts(case):
+    model, _, _ = adapted(case, "lokr")
+    parts = ["q", "k", "v", "out"] if case == "mha_all" else [case.removeprefix("mha_")]
+    keys = set(adapter_state_dict(model))
+    assert {k.rsplit(".", 1)[1] for k in keys} == set(parts)
+    assert all(k.startswith("layer.lokr_w") for k in keys)
+
+
+@pytest.mark.parametrize("part", ["q", "k", "v", "out"])
+def test_lokr_mha_each_part_acts_alone(part):
+    """With all four parts adapted, a non-zero delta on one part alone changes the output."""
+    model, base, x = adapted("mha_all", "lokr")
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.requires_grad:
+                p.zero_()
+                if name.endswith(f".{part}"):
+                    p.copy_(torch.randn(p.shape, generator=gen))
+        assert (model(x) - base(x)).abs().max().item() > 1e-3
 
 
 def test_mha_parts_are_separate():

@@ -96,7 +96,7 @@ def inject(model: nn.Module, spec: AdapterSpec, record: AdapterRecord, adapter_n
             # Several adapters on one model are tracked by audiolora's own record.
             warnings.filterwarnings("ignore", message="Already found a `peft_config`")
             if spec.kind == "lokr":
-                AudioLoKrModel(model, config, adapter_name=adapter_name)
+                AudioLoKrModel(model, config, adapter_name=adapter_name, mha_parts=record.mha_parts)
             else:
                 inject_adapter_in_model(config, model, adapter_name=adapter_name)
     except (ValueError, TypeError, NotImplementedError) as exc:

@@ -218,11 +218,36 @@ def _has_module(model: nn.Module, name: str) -> bool:
         return False
 
 
-def export_lycoris(model: nn.Module, path: str | Path, adapter_name: str = "default") -> Path:
+def _lycoris_factors(layer, adapter_name: str) -> dict[str, torch.Tensor]:
+    """One PEFT LoKr layer's factors under LyCORIS's names, PEFT's scaling folded into w1 / w1_a."""
+    w2 = layer.lokr_w2.get(adapter_name)
+    if w2 is not None and w2.dim() == 3:
+        # PEFT lays out a full 3-D w2 (Conv1d) as kron(w2, w1) per kernel tap, LyCORIS as
+        # kron(w1, w2): no factor pair is both, so write the whole delta as w2 beside a 1 x 1 w1.
+        delta = layer.get_delta_weight(adapter_name).detach()
+        return {"lokr_w1": torch.ones(1, 1, dtype=delta.dtype), "lokr_w2": delta}
+    out = {}
+    for attr in layer.adapter_layer_names:
+        store = getattr(layer, attr)
+        if adapter_name in store:
+            t = store[adapter_name].detach()
+            out[attr] = t * layer.scaling[adapter_name] if attr in ("lokr_w1", "lokr_w1_a") else t
+    return out
+
+
+def export_lycoris(
+    model: nn.Module,
+    path: str | Path,
+    adapter_name: str = "default",
+    skip_unsupported: bool = False,
+) -> Path:
     """Write a LoKr adapter as the LyCORIS pair `lokr_config.json` + `lokr_weights.safetensors`.
 
-    Keys follow LyCORIS (`lycoris_<module_with_underscores>.lokr_w1` ...); PEFT's scaling is folded
-    into w1 (or w1_a) and each `.alpha` is set to the rank, so LyCORIS's alpha/rank scale is 1.
+    Keys follow LyCORIS (`lycoris_<module_with_underscores>.lokr_w1` ...) and load with
+    `lycoris.create_lycoris_from_weights`; PEFT's scaling is folded into w1 (or w1_a) and each
+    `.alpha` is the rank, so LyCORIS's alpha/rank scale is 1. LyCORIS has no LoKr for
+    ConvTranspose or nn.MultiheadAttention (its loader fails on them): such layers are refused,
+    or left out and listed under `skipped` in the config with `skip_unsupported=True`.
     """
     from peft.tuners.lokr.layer import LoKrLayer
 
@@ -231,19 +256,25 @@ def export_lycoris(model: nn.Module, path: str | Path, adapter_name: str = "defa
     record = adapters_of(model).get(adapter_name)
     if record is None or record.spec["kind"] != "lokr":
         raise AudioloraError(f"export_lycoris: adapter {adapter_name!r} is not a LoKr adapter")
+    layers = [
+        (name, layer)
+        for name, layer in tuner_layers(model)
+        if isinstance(layer, LoKrLayer) and adapter_name in layer._available_adapters
+    ]
+    lycoris_types = (nn.Linear, nn.Conv1d, nn.Conv2d)
+    skipped = [n for n, la in layers if not isinstance(la.get_base_layer(), lycoris_types)]
+    if skipped and not skip_unsupported:
+        raise AudioloraError(
+            f"export_lycoris: LyCORIS cannot load LoKr on {len(skipped)} module(s) ({', '.join(skipped[:3])}: "
+            "ConvTranspose / MultiheadAttention); pass skip_unsupported=True to leave them out"
+        )
     out: dict[str, torch.Tensor] = {}
-    for name, layer in tuner_layers(model):
-        if not isinstance(layer, LoKrLayer) or adapter_name not in layer._available_adapters:
+    for name, layer in layers:
+        if name in skipped:
             continue
         key = "lycoris_" + name.replace(".", "_")
-        scale = layer.scaling[adapter_name]
-        for attr in layer.adapter_layer_names:
-            store = getattr(layer, attr)
-            if adapter_name in store:
-                t = store[adapter_name].detach().cpu().clone()
-                if attr in ("lokr_w1", "lokr_w1_a"):
-                    t = t * scale
-                out[f"{key}.{attr}"] = t.contiguous()
+        for attr, t in _lycoris_factors(layer, adapter_name).items():
+            out[f"{key}.{attr}"] = t.cpu().contiguous()
         out[f"{key}.alpha"] = torch.tensor(float(layer.r[adapter_name]))
     spec = record.spec
     config = {
@@ -252,8 +283,9 @@ def export_lycoris(model: nn.Module, path: str | Path, adapter_name: str = "defa
         "linear_alpha": spec["rank"],
         "factor": spec["lokr_factor"],
         "decompose_both": spec["lokr_decompose_both"],
-        "target_modules": record.names,
-        "ranks": record.ranks,
+        "target_modules": [n for n in record.names if n not in skipped],
+        "ranks": {n: r for n, r in record.ranks.items() if n not in skipped},
+        "skipped": skipped,
         "note": "PEFT scaling folded into lokr_w1; alpha == rank so the LyCORIS scale is 1",
     }
     path = Path(path)

@@ -294,7 +294,172 @@ def _weight_delta_is_cheaper(layer) -> bool:
     return sum(_adapter_size_ratio(base, layer.r[n]) for n in names) >= WEIGHT_PATH_RATIO
 
 
-class MultiheadAttentionLora(_OwnLoraLayer):
+def mha_weight_slots(base: nn.MultiheadAttention) -> dict[str, tuple[str, slice | None]]:
+    """Where each part's projection weight lives in `base`: (parameter name, rows or None)."""
+    e = base.embed_dim
+    if base._qkv_same_embed_dim:
+        slots = {p: ("in_proj_weight", slice(i * e, (i + 1) * e)) for i, p in enumerate("qkv")}
+    else:
+        slots = {p: (f"{p}_proj_weight", None) for p in "qkv"}
+    slots["out"] = ("out_proj.weight", None)
+    return slots
+
+
+def mha_base_weights(base: nn.MultiheadAttention) -> dict[str, torch.Tensor]:
+    """The q, k, v and out projection weights of `base` as views (writing to one writes the base)."""
+    out = {}
+    for part, (name, rows) in mha_weight_slots(base).items():
+        tensor = base
+        for attr in name.split("."):
+            tensor = getattr(tensor, attr)
+        out[part] = tensor if rows is None else tensor[rows]
+    return out
+
+
+def add_mha_deltas(
+    base: nn.MultiheadAttention, deltas: dict[str, torch.Tensor], sign: float, safe: bool = False
+) -> None:
+    """Add `sign * delta` to each part's weight of `base` in place (merge / unmerge)."""
+    weights = mha_base_weights(base)
+    for part, delta in deltas.items():
+        if safe and not torch.isfinite(delta).all():
+            raise ValueError(f"NaNs in the merged {part} weights of an MHA adapter")
+        weights[part].data += sign * delta.to(weights[part].dtype)
+
+
+def mha_forward_with_weights(
+    base: nn.MultiheadAttention,
+    weights: dict[str, torch.Tensor],
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    *,
+    training: bool,
+    key_padding_mask: torch.Tensor | None = None,
+    need_weights: bool = True,
+    attn_mask: torch.Tensor | None = None,
+    average_attn_weights: bool = True,
+    is_causal: bool = False,
+):
+    """`base`'s forward with other q/k/v/out projection weights (biases, heads, dropout its own)."""
+    batched = query.dim() == 3
+    if base.batch_first and batched:
+        # keep `query is key is value` (torch then projects them with one packed matmul)
+        same_kv, same_qk = key is value, query is key
+        key = key.transpose(0, 1)
+        value = key if same_kv else value.transpose(0, 1)
+        query = key if same_qk and same_kv else query.transpose(0, 1)
+    separate = not base._qkv_same_embed_dim
+    out, attn = F.multi_head_attention_forward(
+        query,
+        key,
+        value,
+        base.embed_dim,
+        base.num_heads,
+        None if separate else torch.cat([weights["q"], weights["k"], weights["v"]]),
+        base.in_proj_bias,
+        base.bias_k,
+        base.bias_v,
+        base.add_zero_attn,
+        base.dropout,
+        weights["out"],
+        base.out_proj.bias,
+        training=training,
+        key_padding_mask=key_padding_mask,
+        need_weights=need_weights,
+        attn_mask=attn_mask,
+        use_separate_proj_weight=separate,
+        q_proj_weight=weights["q"] if separate else None,
+        k_proj_weight=weights["k"] if separate else None,
+        v_proj_weight=weights["v"] if separate else None,
+        average_attn_weights=average_attn_weights,
+        is_causal=is_causal,
+    )
+    if base.batch_first and batched:
+        out = out.transpose(0, 1)
+    return out, attn
+
+
+class MhaAdapterMixin:
+    """What every adapter layer on nn.MultiheadAttention shares (LoRA here, LoKr in lokr.py).
+
+    The layer supplies `get_delta_weight(adapter) -> {part: delta}`, `_active()` (its active
+    adapters) and `_holds(adapter)`; the mixin gives the MHA attributes outside code reads, a forward
+    through the adapted weights (the base's own path would ignore them), and per-part merge/unmerge.
+    """
+
+    # Attributes code outside reads from an nn.MultiheadAttention (nn.TransformerEncoderLayer's checks).
+    embed_dim = property(lambda self: self.get_base_layer().embed_dim)
+    num_heads = property(lambda self: self.get_base_layer().num_heads)
+    batch_first = property(lambda self: self.get_base_layer().batch_first)
+    head_dim = property(lambda self: self.get_base_layer().head_dim)
+    in_proj_weight = property(lambda self: self.get_base_layer().in_proj_weight)
+    in_proj_bias = property(lambda self: self.get_base_layer().in_proj_bias)
+    out_proj = property(lambda self: self.get_base_layer().out_proj)
+    merge_masks = property(lambda self: self.get_base_layer().merge_masks)  # fast path, merged
+
+    @property
+    def _qkv_same_embed_dim(self) -> bool:
+        # False while unmerged adapters act: nn.TransformerEncoderLayer then skips its fused fast
+        # path, which would read the base weights directly and bypass the adapter.
+        if self._active() and not self.merged and not self.disable_adapters:
+            return False
+        return self.get_base_layer()._qkv_same_embed_dim
+
+    def _in_this_forward(self, adapter: str) -> bool:
+        """Whether `adapter` acts in this forward call (LoKr's module dropout overrides it)."""
+        return True
+
+    def merge(self, safe_merge: bool = False, adapter_names: list[str] | None = None) -> None:
+        for name in check_adapters_to_merge(self, adapter_names):
+            if self._holds(name):
+                self._add_delta(name, sign=1.0, safe=safe_merge)
+                self.merged_adapters.append(name)
+
+    def unmerge(self) -> None:
+        while self.merged_adapters:
+            name = self.merged_adapters.pop()
+            if self._holds(name):
+                self._add_delta(name, sign=-1.0, safe=False)
+
+    def _add_delta(self, name: str, sign: float, safe: bool) -> None:
+        add_mha_deltas(self.get_base_layer(), self.get_delta_weight(name), sign, safe)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        key_padding_mask: torch.Tensor | None = None,
+        need_weights: bool = True,
+        attn_mask: torch.Tensor | None = None,
+        average_attn_weights: bool = True,
+        is_causal: bool = False,
+    ):
+        base = self.get_base_layer()
+        active = [] if (self.disable_adapters or self.merged) else self._active()
+        active = [name for name in active if self._in_this_forward(name)]
+        if self.disable_adapters and self.merged:
+            self.unmerge()
+        options = dict(
+            key_padding_mask=key_padding_mask,
+            need_weights=need_weights,
+            attn_mask=attn_mask,
+            average_attn_weights=average_attn_weights,
+            is_causal=is_causal,
+        )
+        if not active:
+            return base(query, key, value, **options)
+        weights = mha_base_weights(base)
+        for name in active:
+            for part, delta in self.get_delta_weight(name).items():
+                weights[part] = weights[part] + delta.to(weights[part].dtype)
+        return mha_forward_with_weights(
+            base, weights, query, key, value, training=self.training, **options
+        )
+
+
+class MultiheadAttentionLora(MhaAdapterMixin, _OwnLoraLayer):
     """LoRA on nn.MultiheadAttention with q, k, v and out each adaptable and each acting.
 
     `lora_A[adapter]` / `lora_B[adapter]` are ModuleDicts keyed by part ("q", "k", "v", "out"), so the
@@ -318,22 +483,12 @@ class MultiheadAttentionLora(_OwnLoraLayer):
         self._active_adapter = adapter_name
         self.update_layer(adapter_name, r, lora_alpha=lora_alpha, config=config, parts=parts)
 
-    # Attributes code outside reads from an nn.MultiheadAttention (nn.TransformerEncoderLayer's checks).
-    embed_dim = property(lambda self: self.get_base_layer().embed_dim)
-    num_heads = property(lambda self: self.get_base_layer().num_heads)
-    batch_first = property(lambda self: self.get_base_layer().batch_first)
-    head_dim = property(lambda self: self.get_base_layer().head_dim)
-    in_proj_weight = property(lambda self: self.get_base_layer().in_proj_weight)
-    in_proj_bias = property(lambda self: self.get_base_layer().in_proj_bias)
-    out_proj = property(lambda self: self.get_base_layer().out_proj)
+    def _holds(self, adapter: str) -> bool:
+        return adapter in self.lora_A
 
-    @property
-    def _qkv_same_embed_dim(self) -> bool:
-        # False while unmerged adapters act: nn.TransformerEncoderLayer then skips its fused fast
-        # path, which would read the base weights directly and bypass the adapter.
-        if self._active() and not self.merged and not self.disable_adapters:
-            return False
-        return self.get_base_layer()._qkv_same_embed_dim
+    def _get_in_out_features(self, module: nn.Module) -> tuple[int, int]:
+        # PEFT's probe refuses an MHA with its own kdim/vdim; the per-part factors handle it.
+        return module.embed_dim, module.embed_dim
 
     def _part_dims(self, part: str) -> tuple[int, int]:
         base = self.get_base_layer()
@@ -369,96 +524,6 @@ class MultiheadAttentionLora(_OwnLoraLayer):
     def get_delta_weight(self, adapter: str) -> dict[str, torch.Tensor]:
         """Per-part weight changes {part: delta}; only the parts this adapter adapts."""
         return {p: d for p in MHA_PARTS if (d := self._part_delta(adapter, p)) is not None}
-
-    def _base_weights(self) -> dict[str, torch.Tensor]:
-        base = self.get_base_layer()
-        if base._qkv_same_embed_dim:
-            q, k, v = base.in_proj_weight.chunk(3)
-        else:
-            q, k, v = base.q_proj_weight, base.k_proj_weight, base.v_proj_weight
-        return {"q": q, "k": k, "v": v, "out": base.out_proj.weight}
-
-    def _add_delta(self, name: str, sign: float, safe: bool) -> None:
-        base = self.get_base_layer()
-        for part, delta in self.get_delta_weight(name).items():
-            if safe and not torch.isfinite(delta).all():
-                raise ValueError(f"NaNs in the merged weights of adapter {name!r}")
-            if part == "out":
-                target = base.out_proj.weight
-            elif base._qkv_same_embed_dim:
-                i = "qkv".index(part)
-                e = base.embed_dim
-                target = base.in_proj_weight[i * e : (i + 1) * e]
-            else:
-                target = getattr(base, f"{part}_proj_weight")
-            target.data += sign * delta.to(target.dtype)
-
-    def forward(
-        self,
-        query: torch.Tensor,
-        key: torch.Tensor,
-        value: torch.Tensor,
-        key_padding_mask: torch.Tensor | None = None,
-        need_weights: bool = True,
-        attn_mask: torch.Tensor | None = None,
-        average_attn_weights: bool = True,
-        is_causal: bool = False,
-    ):
-        base = self.get_base_layer()
-        active = [] if (self.disable_adapters or self.merged) else self._active()
-        if self.disable_adapters and self.merged:
-            self.unmerge()
-        if not active:
-            return base(
-                query,
-                key,
-                value,
-                key_padding_mask=key_padding_mask,
-                need_weights=need_weights,
-                attn_mask=attn_mask,
-                average_attn_weights=average_attn_weights,
-                is_causal=is_causal,
-            )
-        weights = dict(self._base_weights())
-        for name in active:
-            for part, delta in self.get_delta_weight(name).items():
-                weights[part] = weights[part] + delta.to(weights[part].dtype)
-        batched = query.dim() == 3
-        if base.batch_first and batched:
-            # keep `query is key is value` (torch then projects them with one packed matmul)
-            same_kv, same_qk = key is value, query is key
-            key = key.transpose(0, 1)
-            value = key if same_kv else value.transpose(0, 1)
-            query = key if same_qk and same_kv else query.transpose(0, 1)
-        separate = not base._qkv_same_embed_dim
-        out, attn = F.multi_head_attention_forward(
-            query,
-            key,
-            value,
-            base.embed_dim,
-            base.num_heads,
-            None if separate else torch.cat([weights["q"], weights["k"], weights["v"]]),
-            base.in_proj_bias,
-            base.bias_k,
-            base.bias_v,
-            base.add_zero_attn,
-            base.dropout,
-            weights["out"],
-            base.out_proj.bias,
-            training=self.training,
-            key_padding_mask=key_padding_mask,
-            need_weights=need_weights,
-            attn_mask=attn_mask,
-            use_separate_proj_weight=separate,
-            q_proj_weight=weights["q"] if separate else None,
-            k_proj_weight=weights["k"] if separate else None,
-            v_proj_weight=weights["v"] if separate else None,
-            average_attn_weights=average_attn_weights,
-            is_causal=is_causal,
-        )
-        if base.batch_first and batched:
-            out = out.transpose(0, 1)
-        return out, attn
 
     def __repr__(self) -> str:
         return "audiolora." + super().__repr__()

@@ -15,6 +15,7 @@ from torch.nn.utils import parametrize
 
 from ..errors import AudioloraError
 from .engine import adapters_of, base_state_dict, freeze_all_but, tuner_layers
+from .layers import mha_weight_slots
 from .slices import bake_slices
 
 
@@ -146,16 +147,12 @@ def merged_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
             with torch.no_grad():
                 delta = layer.get_delta_weight(adapter)
             if isinstance(delta, dict):  # MultiheadAttention: per part
-                base = layer.get_base_layer()
-                e = base.embed_dim
+                slots = mha_weight_slots(layer.get_base_layer())
                 for part, d in delta.items():
-                    if part == "out":
-                        out[f"{name}.out_proj.weight"] += d
-                    elif base._qkv_same_embed_dim:
-                        i = "qkv".index(part)
-                        out[f"{name}.in_proj_weight"][i * e : (i + 1) * e] += d
-                    else:
-                        out[f"{name}.{part}_proj_weight"] += d
+                    pname, rows = slots[part]
+                    target = out[f"{name}.{pname}"]
+                    target = target if rows is None else target[rows]
+                    target += d
             else:
                 out[f"{name}.weight"] += delta.reshape(out[f"{name}.weight"].shape)
     return out

@@ -172,24 +172,154 @@ def _resized(module: nn.Module, weight: torch.Tensor, rank: int, a_out_dim) -> n
     return new
 
 
+class _LoKrFactors:
+    """The LoKr factors of one Kronecker-factorised weight: a layer's, or one MHA part's."""
+
+    def __init__(self, layer: nn.Module, adapter: str, part: str | None = None):
+        self.layer, self.adapter, self.part = layer, adapter, part
+
+    def get(self, attr: str) -> nn.Parameter | None:
+        store = getattr(self.layer, attr)
+        if self.adapter not in store:
+            return None
+        if self.part is None:
+            return store[self.adapter]
+        return store[self.adapter].get(self.part)
+
+    def set(self, attr: str, tensor: torch.Tensor) -> None:
+        store = getattr(self.layer, attr)
+        param = nn.Parameter(tensor.contiguous())
+        if self.part is None:
+            store[self.adapter] = param
+            return
+        if self.adapter not in store:
+            store[self.adapter] = nn.ParameterDict()
+        store[self.adapter][self.part] = param
+
+    def drop(self, attr: str) -> None:
+        store = getattr(self.layer, attr)
+        if self.part is None:
+            del store[self.adapter]
+            return
+        del store[self.adapter][self.part]
+        if not len(store[self.adapter]):
+            del store[self.adapter]
+
+
+def _lokr_weights(layer: nn.Module, adapter: str) -> list[tuple[_LoKrFactors, tuple[int, ...]]]:
+    """(factors, kernel size) of each Kronecker-factorised weight of a LoKr layer."""
+    from .lokr import MultiheadAttentionLoKr
+
+    if isinstance(layer, MultiheadAttentionLoKr):
+        return [(_LoKrFactors(layer, adapter, p), ()) for p in layer.parts(adapter)]
+    return [(_LoKrFactors(layer, adapter), tuple(layer.get_base_layer().weight.shape[2:]))]
+
+
+def _lokr_growth(factors: _LoKrFactors, new: int, kernel: tuple, where: str) -> dict[str, str]:
+    """What growing to rank `new` does to each half ("w1", "w2") that has a rank: "pad", or "full"
+    where PEFT's rule (full once rank >= half the factor's larger side) stores it full at `new`."""
+    if factors.get("lokr_t2") is not None:
+        raise AudioloraError(
+            f"grow_rank: {where} uses LoKr's effective-conv (t2) factors; not grown"
+        )
+    plan = {}
+    for half in ("w1", "w2"):
+        a, b = factors.get(f"lokr_{half}_a"), factors.get(f"lokr_{half}_b")
+        if a is None:
+            continue  # stored full: no rank to grow
+        side = max(a.shape[0], b.shape[1] // (math.prod(kernel) if half == "w2" else 1))
+        if new < side / 2:
+            plan[half] = "pad"
+        elif half == "w2" and len(kernel) == 1:
+            # PEFT lays out a full 3-D w2 (Conv1d, ConvTranspose1d) as kron(w2, w1) per tap, not
+            # as the rank-r pair's kron(w1, w2): no full w2 has the same function.
+            raise AudioloraError(
+                f"grow_rank: rank {new} would make PEFT store {where}'s w2 factor full, which "
+                f"changes its function for 1-D convolutions; grow to at most {(side - 1) // 2}"
+            )
+        else:
+            plan[half] = "full"
+    return plan
+
+
+def _apply_lokr_growth(factors: _LoKrFactors, plan: dict, new: int, kernel: tuple) -> None:
+    """Pad each rank-r pair to `new` (output-side columns zero, input-side rows random: the product is
+    unchanged and both get gradients), or replace it by its product where PEFT stores it full."""
+    for half, action in plan.items():
+        a, b = factors.get(f"lokr_{half}_a"), factors.get(f"lokr_{half}_b")
+        if action == "full":
+            full = (a.data @ b.data).reshape(a.shape[0], -1, *(kernel if half == "w2" else ()))
+            factors.drop(f"lokr_{half}_a")
+            factors.drop(f"lokr_{half}_b")
+            factors.set(f"lokr_{half}", full)
+            continue
+        extra = new - a.shape[1]
+        rows = torch.empty(extra, b.shape[1], dtype=b.dtype, device=b.device)
+        nn.init.kaiming_uniform_(rows, a=math.sqrt(5))
+        factors.set(f"lokr_{half}_a", torch.cat([a.data, a.new_zeros(a.shape[0], extra)], dim=1))
+        factors.set(f"lokr_{half}_b", torch.cat([b.data, rows], dim=0))
+
+
+def _grow_lokr(model: nn.Module, record, new_rank: int, adapter_name: str) -> None:
+    from peft.tuners.lokr.layer import LoKrLayer
+
+    from .engine import tuner_layers
+
+    layers = [
+        (n, m)
+        for n, m in tuner_layers(model)
+        if isinstance(m, LoKrLayer) and adapter_name in m._available_adapters
+    ]
+    plans = []  # validate every layer before changing any
+    for name, layer in layers:
+        old = layer.r[adapter_name]
+        if new_rank < old:
+            raise AudioloraError(f"grow_rank: new rank {new_rank} must exceed the current {old}")
+        for factors, kernel in _lokr_weights(layer, adapter_name):
+            where = name if factors.part is None else f"{name}.{factors.part}"
+            plans.append((factors, _lokr_growth(factors, new_rank, kernel, where), kernel))
+    for factors, plan, kernel in plans:
+        _apply_lokr_growth(factors, plan, new_rank, kernel)
+    for name, layer in layers:
+        # PEFT's LoKr scale is alpha / r: alpha grows with r so the scale (and function) stay
+        layer.alpha[adapter_name] *= new_rank / layer.r[adapter_name]
+        layer.r[adapter_name] = new_rank
+        record.ranks[name] = new_rank
+        record.alphas[name] = layer.alpha[adapter_name]
+
+
 def grow_rank(model: nn.Module, new_rank: int, adapter_name: str = "default") -> nn.Module:
-    """Grow a LoRA adapter's rank everywhere to `new_rank`, keeping its function exactly.
+    """Grow a LoRA or LoKr adapter's rank everywhere to `new_rank`, keeping its function exactly.
 
-    New A rows are random and new B columns zero (B @ A unchanged); alpha is rescaled so the
-    scaling alpha/r (or alpha/sqrt(r) with rsLoRA) stays the same.
+    LoRA: new A rows are random and new B columns zero (B @ A unchanged). LoKr: each rank-r factor
+    pair (w1_a/w1_b, w2_a/w2_b) gets zero output-side columns and random input-side rows; a factor
+    stored full has no rank and stays; a pair that PEFT would store full at the new rank (rank >= half
+    its larger side) becomes its product, except a 1-D convolution's w2 (refused: PEFT's full layout
+    differs). Alpha is rescaled so the scaling alpha/r (alpha/sqrt(r) with rsLoRA) stays the same.
     """
-    from peft.tuners.lora.layer import LoraLayer
-
-    from .engine import adapters_of, freeze_all_but, tuner_layers
-    from .layers import ConvLora, MultiheadAttentionLora
+    from .engine import adapters_of, freeze_all_but
 
     record = adapters_of(model).get(adapter_name)
     if record is None:
         raise AudioloraError(f"grow_rank: no adapter named {adapter_name!r}")
-    if record.spec.get("kind") != "lora":
-        raise AudioloraError(
-            "grow_rank supports LoRA adapters only (LoKr ranks change the factorisation)"
-        )
+    if record.spec.get("kind") == "lokr":
+        _grow_lokr(model, record, new_rank, adapter_name)
+    else:
+        _grow_lora(model, record, new_rank, adapter_name)
+    record.spec["rank"] = new_rank
+    record.spec["layer_ranks"] = {}
+    record.spec["layer_alphas"] = {}
+    record.spec["rank_mode"] = "uniform"
+    freeze_all_but(model, [adapter_name])
+    return model
+
+
+def _grow_lora(model: nn.Module, record, new_rank: int, adapter_name: str) -> None:
+    from peft.tuners.lora.layer import LoraLayer
+
+    from .engine import tuner_layers
+    from .layers import ConvLora, MultiheadAttentionLora
+
     for name, layer in tuner_layers(model):
         if not isinstance(layer, LoraLayer) or adapter_name not in layer.lora_A:
             continue
@@ -219,9 +349,3 @@ def grow_rank(model: nn.Module, new_rank: int, adapter_name: str = "default") ->
         layer.r[adapter_name] = new_rank
         record.ranks[name] = new_rank
         record.alphas[name] = layer.lora_alpha[adapter_name]
-    record.spec["rank"] = new_rank
-    record.spec["layer_ranks"] = {}
-    record.spec["layer_alphas"] = {}
-    record.spec["rank_mode"] = "uniform"
-    freeze_all_but(model, [adapter_name])
-    return model

@@ -23,7 +23,14 @@ SUPPORTED = {
         nn.MultiheadAttention,
         nn.Embedding,
     ),
-    "lokr": (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose1d, nn.ConvTranspose2d),
+    "lokr": (
+        nn.Linear,
+        nn.Conv1d,
+        nn.Conv2d,
+        nn.ConvTranspose1d,
+        nn.ConvTranspose2d,
+        nn.MultiheadAttention,
+    ),
 }
 # Virtual part names an nn.MultiheadAttention answers to (`out_proj` is its real child).
 MHA_PART_NAMES = {"q": "q_proj", "k": "k_proj", "v": "v_proj", "out": "out_proj"}
@@ -137,11 +144,6 @@ def resolve_targets(
             result.mha_parts[module_name] = tuple(p for p in MHA_PARTS if p in old or p == part)
         if module_name not in result.names:
             result.names.append(module_name)
-    if kind != "lora" and result.mha_parts:
-        raise AudioloraError(
-            f"adapter.kind={kind} cannot adapt nn.MultiheadAttention ({next(iter(result.mha_parts))}): "
-            "use adapter.kind=lora or add it to adapter.exclude"
-        )
     return result
 
 
