@@ -42,6 +42,14 @@ def _htdemucs_tiny() -> nn.Module:
     )
 
 
+@register("basic-pitch")
+def _basic_pitch() -> nn.Module:
+    """Spotify's Basic Pitch (ICASSP 2022) with its released weights, bundled in assets/basic_pitch/."""
+    from .families.transcription.model import load_basic_pitch
+
+    return load_basic_pitch()
+
+
 def builtin_names() -> list[str]:
     return sorted(_BUILTIN)
 

@@ -49,24 +49,58 @@ class ConstantQ(nn.Module):
         # sqrt(kernel length) per bin: nnAudio's "librosa" normalisation
         self.register_buffer("bin_scale", torch.zeros(CQT_BINS))
 
-    def _octave(self, x: torch.Tensor, hop: int) -> torch.Tensor:
+    def _octave(self, x: torch.Tensor, kernels: torch.Tensor, hop: int) -> torch.Tensor:
+        """One octave's complex response: [B, 1, T] -> [B, 72 (36 real, 36 imaginary), frames]."""
         padded = F.pad(x, (CQT_KERNEL // 2, CQT_KERNEL // 2), mode="reflect")
-        kernels = torch.cat([self.kernel_real, self.kernel_imag])
-        out = F.conv1d(padded, kernels, stride=hop)  # [B, 72, frames]
-        real, imag = out.split(CQT_BINS_PER_OCTAVE, dim=1)
-        return torch.stack([real, -imag], dim=-1)
+        return F.conv1d(padded, kernels, stride=hop)
+
+    def lowpass_phases(self) -> torch.Tensor:
+        """The lowpass as 16 phase kernels [16, 1, 256 + 30]: phase r is delayed by 2r samples."""
+        taps = torch.cat([self.lowpass.reshape(-1), self.lowpass.new_zeros(1)])
+        return taps[_DOWN_INDEX.to(taps.device)].unsqueeze(1)
+
+    def _downsample(self, x: torch.Tensor, phases: torch.Tensor) -> torch.Tensor:
+        """Half-band lowpass and decimate by 2 with zero padding: [B, 1, T] -> [B, 1, (T - 2) // 2 + 1].
+
+        The same sums as conv1d(pad(x, 127), lowpass, stride=2) (bit-identical with oneDNN here),
+        computed as 16 output phases: channel r of `phases` holds the lowpass delayed by 2r, applied
+        with stride 32. A 1-in, 1-out convolution uses oneDNN's vector units poorly (16x slower; it
+        was the front end's largest cost).
+        """
+        length = x.shape[-1]
+        n_out = (length - 2) // 2 + 1
+        blocks = -(-n_out // _DOWN_PHASES)
+        needed = 2 * _DOWN_PHASES * (blocks - 1) + phases.shape[-1]
+        pad = (CQT_KERNEL - 1) // 2
+        out = F.conv1d(F.pad(x, (pad, needed - length - pad)), phases, stride=2 * _DOWN_PHASES)
+        # [B, 16 phases, blocks] -> [B, 1, blocks * 16]: output 16 * m + r is phase r of block m
+        return out.transpose(1, 2).reshape(x.shape[0], 1, -1)[..., :n_out]
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         x = audio.unsqueeze(1)
+        kernels = torch.cat([self.kernel_real, self.kernel_imag])
+        phases = self.lowpass_phases()
         hop = FFT_HOP
-        octaves = [self._octave(x, hop)]
+        octaves = [self._octave(x, kernels, hop)]
         for _ in range(CQT_OCTAVES - 1):
             hop //= 2
-            x = F.conv1d(F.pad(x, ((CQT_KERNEL - 1) // 2,) * 2), self.lowpass, stride=2)
-            octaves.insert(0, self._octave(x, hop))
-        cqt = torch.cat(octaves, dim=1)[:, -CQT_BINS:]  # lowest octave first
-        cqt = cqt * self.bin_scale[:, None, None]
-        return cqt.square().sum(-1).sqrt().transpose(1, 2)
+            x = self._downsample(x, phases)
+            octaves.insert(0, self._octave(x, kernels, hop))  # lowest octave first
+        complex_parts = torch.cat(octaves, dim=1).unflatten(1, (CQT_OCTAVES, 2, -1))
+        power = complex_parts.square().sum(2).flatten(1, 2)[:, -CQT_BINS:]
+        return (power.sqrt() * self.bin_scale[:, None]).transpose(1, 2)
+
+
+_DOWN_PHASES = 16
+
+
+def _downsample_index() -> torch.Tensor:
+    """Index into the lowpass taps (256 = a zero) for the phase kernels [16, 256 + 30]."""
+    k = torch.arange(CQT_KERNEL + 2 * (_DOWN_PHASES - 1)) - 2 * torch.arange(_DOWN_PHASES)[:, None]
+    return torch.where((k >= 0) & (k < CQT_KERNEL), k, CQT_KERNEL)
+
+
+_DOWN_INDEX = _downsample_index()
 
 
 def normalized_log(magnitude: torch.Tensor) -> torch.Tensor:
@@ -77,19 +111,45 @@ def normalized_log(magnitude: torch.Tensor) -> torch.Tensor:
     return torch.where(peak == 0, torch.zeros_like(log_power), log_power / peak)
 
 
+_HARMONIC_SHIFTS = [round(CQT_BINS_PER_OCTAVE * math.log2(h)) for h in HARMONICS]
+_HARMONIC_LEFT = max(0, -min(_HARMONIC_SHIFTS))
+_HARMONIC_RIGHT = max(0, N_CONTOUR_BINS + max(_HARMONIC_SHIFTS) - CQT_BINS)
+
+
 def harmonic_stack(spec: torch.Tensor) -> torch.Tensor:
-    """[B, frames, 309] -> [B, 8, frames, 264]: the CQT shifted so harmonic h of each bin aligns."""
-    channels = []
-    for h in HARMONICS:
-        shift = round(12 * CONTOUR_BINS_PER_SEMITONE * math.log2(h))
-        if shift > 0:
-            shifted = F.pad(spec[..., shift:], (0, shift))
-        elif shift < 0:
-            shifted = F.pad(spec[..., :shift], (-shift, 0))
-        else:
-            shifted = spec
-        channels.append(shifted[..., :N_CONTOUR_BINS])
-    return torch.stack(channels, dim=1)
+    """[B, frames, 309] -> [B, 8, frames, 264]: the CQT shifted so harmonic h of each bin aligns
+    (bins shifted past either end are zero). Channels-last in memory, as the head wants it."""
+    padded = F.pad(spec, (_HARMONIC_LEFT, _HARMONIC_RIGHT))
+    starts = [_HARMONIC_LEFT + shift for shift in _HARMONIC_SHIFTS]
+    return torch.stack([padded[..., s : s + N_CONTOUR_BINS] for s in starts], -1).permute(
+        0, 3, 1, 2
+    )
+
+
+class NarrowConv2d(nn.Conv2d):
+    """A Conv2d with few output channels (here one), computed with each kernel row as its own
+    output channel and the shifted rows summed: the same function, but oneDNN's convolution pads
+    output channels to its vector width, so 1 output channel wasted most of the work (3-5x slower).
+    Needs stride 1 along the first spatial axis. PEFT/LoRA treat it as the Conv2d it is."""
+
+    def _conv_forward(self, input, weight, bias):  # noqa: A002 - torch's signature
+        out_ch, _, rows, _ = weight.shape
+        if self.stride[0] != 1 or self.dilation[0] != 1 or self.groups != 1 or rows < 2:
+            return super()._conv_forward(input, weight, bias)
+        # [out, in, rows, cols] -> [rows * out, in, 1, cols], row-major; the bias on row 0 only
+        per_row = weight.permute(2, 0, 1, 3).reshape(rows * out_ch, weight.shape[1], 1, -1)
+        if bias is not None:
+            bias = torch.cat([bias, bias.new_zeros((rows - 1) * out_ch)])
+        z = super()._conv_forward(input, per_row, bias)  # [B, rows * out, H + rows - 1, W]
+        # out[b, o, h, w] = sum over rows i of z[b, i * out + o, h + i, w]: one strided view
+        batch, _, height, width = z.shape
+        s_b, s_c, s_h, s_w = z.stride()
+        shifted = z.as_strided(
+            (batch, out_ch, height - rows + 1, width, rows),
+            (s_b, s_c, s_h, s_w, out_ch * s_c + s_h),
+            z.storage_offset(),
+        )
+        return shifted.sum(-1)
 
 
 class BasicPitch(nn.Module):
@@ -107,11 +167,11 @@ class BasicPitch(nn.Module):
         self.register_buffer("cqt_norm_shift", torch.zeros(1))
         n_harm = len(HARMONICS)
         self.contour_conv = nn.Conv2d(n_harm, 8, (3, 39), padding=(1, 19))
-        self.contour_out = nn.Conv2d(8, 1, 5, padding=2)
+        self.contour_out = NarrowConv2d(8, 1, 5, padding=2)
         self.note_conv = nn.Conv2d(1, 32, 7, stride=(1, 3), padding=(3, 2))
-        self.note_out = nn.Conv2d(32, 1, (7, 3), padding=(3, 1))
+        self.note_out = NarrowConv2d(32, 1, (7, 3), padding=(3, 1))
         self.onset_conv = nn.Conv2d(n_harm, 32, 5, stride=(1, 3), padding=(2, 1))
-        self.onset_out = nn.Conv2d(33, 1, 3, padding=1)
+        self.onset_out = NarrowConv2d(33, 1, 3, padding=1)
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
         """The fixed front end: harmonic-stacked normalised log CQT [B, 8, frames, 264]."""
@@ -121,14 +181,16 @@ class BasicPitch(nn.Module):
 
     def head(self, stacked: torch.Tensor, logits: bool = False) -> dict[str, torch.Tensor]:
         """The learned head on stacked features."""
-        # channels-last makes the wide (3, 39) contour conv about 2.5x faster on CPU (oneDNN)
+        # channels-last makes the wide (3, 39) contour conv about 4x faster on CPU (oneDNN)
         stacked = stacked.contiguous(memory_format=torch.channels_last)
-        contour_logit = self.contour_out(F.relu(self.contour_conv(stacked)))
+        contour_logit = self.contour_out(F.relu(self.contour_conv(stacked), inplace=True))
         contour = torch.sigmoid(contour_logit)
-        note_logit = self.note_out(F.relu(self.note_conv(contour)))
+        note_logit = self.note_out(F.relu(self.note_conv(contour), inplace=True))
         note = torch.sigmoid(note_logit)
-        onset_features = F.relu(self.onset_conv(stacked))
-        onset_logit = self.onset_out(torch.cat([note, onset_features], dim=1))
+        onset_features = F.relu(self.onset_conv(stacked), inplace=True)
+        # concatenated channels-last (torch.cat of [B, 1, ...] and a channels-last tensor is not)
+        both = torch.cat([note.permute(0, 2, 3, 1), onset_features.permute(0, 2, 3, 1)], dim=-1)
+        onset_logit = self.onset_out(both.permute(0, 3, 1, 2))
         if logits:
             out = {"note": note_logit, "onset": onset_logit, "contour": contour_logit}
         else:
