@@ -14,6 +14,7 @@ from audiolora.families.transcription.model import (
     WINDOW_SAMPLES,
     BasicPitch,
     NarrowConv2d,
+    PhaseConv2d,
     load_basic_pitch,
 )
 from audiolora.families.transcription.onnx_import import convert, onnx_to_state_dict
@@ -58,24 +59,35 @@ def test_matches_onnxruntime_within_1e4(nmp_onnx, rows):
 
 
 @pytest.mark.parametrize(
-    ("cin", "cout", "kernel", "stride", "padding"),
-    [(8, 1, (5, 5), 1, (2, 2)), (33, 1, (3, 3), 1, (1, 1)), (4, 3, (7, 3), (1, 3), (3, 1))],
+    ("cls", "cin", "cout", "kernel", "stride", "padding"),
+    [
+        (NarrowConv2d, 8, 1, (5, 5), 1, (2, 2)),
+        (NarrowConv2d, 33, 1, (3, 3), 1, (1, 1)),
+        (NarrowConv2d, 4, 3, (7, 3), (1, 3), (3, 1)),
+        (PhaseConv2d, 8, 8, (3, 39), 1, (1, 19)),
+        (PhaseConv2d, 3, 5, (2, 6), 1, (0, 1)),  # even kernel, odd output width
+        (PhaseConv2d, 4, 2, (3, 3), (1, 2), (1, 1)),  # strided: the plain convolution
+    ],
 )
-def test_narrow_conv_equals_conv2d_with_gradients(cin, cout, kernel, stride, padding):
+def test_fast_convs_equal_conv2d_with_gradients(cls, cin, cout, kernel, stride, padding):
     torch.manual_seed(0)
     plain = torch.nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding)
-    narrow = NarrowConv2d(cin, cout, kernel, stride=stride, padding=padding)
-    narrow.load_state_dict(plain.state_dict())
-    x = torch.randn(2, cin, 20, 31).contiguous(memory_format=torch.channels_last)
-    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
-    expected, got = plain(x1), narrow(x2)
-    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
-    grad = torch.randn_like(expected)
-    expected.backward(grad)
-    got.backward(grad)
-    torch.testing.assert_close(x2.grad, x1.grad, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(narrow.weight.grad, plain.weight.grad, atol=1e-4, rtol=1e-5)
-    torch.testing.assert_close(narrow.bias.grad, plain.bias.grad, atol=1e-4, rtol=1e-5)
+    fast = cls(cin, cout, kernel, stride=stride, padding=padding)
+    fast.load_state_dict(plain.state_dict())
+    for x in (torch.randn(2, cin, 20, 31), torch.randn(2, cin, 9, 64)):
+        x = x.contiguous(memory_format=torch.channels_last)
+        x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+        expected, got = plain(x1), fast(x2)
+        assert got.shape == expected.shape
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+        grad = torch.randn_like(expected)
+        expected.backward(grad)
+        got.backward(grad)
+        torch.testing.assert_close(x2.grad, x1.grad, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(fast.weight.grad, plain.weight.grad, atol=1e-4, rtol=1e-5)
+        torch.testing.assert_close(fast.bias.grad, plain.bias.grad, atol=1e-4, rtol=1e-5)
+        plain.zero_grad()
+        fast.zero_grad()
 
 
 def test_phase_downsampling_equals_the_strided_lowpass():
