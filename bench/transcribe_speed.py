@@ -8,12 +8,17 @@ intra-op pool, its other options at their defaults) on the same windows in the s
 after a warm-up, alternating round-robin (who goes first alternates too) so load from other
 processes hits both alike. Prints the median milliseconds per 2 s window of each, the ratio of the
 medians (PyTorch / onnxruntime; the goal is <= 1.0) and the median of the per-round ratios, and
-the largest output difference between the two.
+the largest output difference between the two, with the load average before and after.
+
+Other processes on the same cores hurt PyTorch's OpenMP pool at 2+ threads far more than
+onnxruntime's (each parallel op waits for a descheduled thread); `OMP_WAIT_POLICY=PASSIVE` in the
+environment (read when torch loads) narrows that. The policy in effect is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -54,7 +59,9 @@ def main() -> None:
     windows = (0.1 * rng.standard_normal((args.windows, WINDOW_SAMPLES))).astype(np.float32)
     model = load_basic_pitch()
     print(
-        f"windows={args.windows} batch={args.batch} rounds={args.rounds} torch {torch.__version__}"
+        f"windows={args.windows} batch={args.batch} rounds={args.rounds} torch {torch.__version__} "
+        f"onnxruntime {ort.__version__} OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')} "
+        f"cpus={os.cpu_count()} load average {os.getloadavg()[0]:.1f}"
     )
 
     for threads in [int(t) for t in args.threads.split(",")]:
@@ -90,7 +97,8 @@ def main() -> None:
         print(
             f"threads={threads}: onnxruntime {ms_ort:.1f} ms/window, pytorch {ms_torch:.1f} "
             f"ms/window, ratio pytorch/onnxruntime {ms_torch / ms_ort:.2f}x "
-            f"(median per-round {per_round:.2f}x), max output difference {diff:.1e}"
+            f"(median per-round {per_round:.2f}x), max output difference {diff:.1e}, "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
 
 

@@ -4,8 +4,14 @@ Layout follows basic_pitch/models.py: a fixed constant-Q front end (nnAudio's CQ
 top-octave complex kernel applied to the signal and to 8 successive half-band downsamplings), a
 normalised log magnitude, a frozen 1-channel batch norm, harmonic stacking (harmonics 0.5, 1..7),
 then the learned head of 6 convolutions. The three batch norms of the head are folded into the
-preceding convolutions (as in the released ONNX graph), so every learned layer is a plain Conv2d
-that PEFT LoRA can wrap.
+preceding convolutions (as in the released ONNX graph), so every learned layer is a Conv2d that
+PEFT LoRA can wrap.
+
+Speed (CPU, oneDNN): the same sums as the ONNX graph, arranged so that convolutions have at least
+16 output channels to fill the vector units - the lowpass as 16 output phases (it was a 1-in,
+1-out convolution), the three 1-output head convolutions with kernel rows as output channels
+(`NarrowConv2d`), the 8 -> 8 contour convolution on column pairs (`PhaseConv2d`) - and with the
+head's tensors channels-last throughout. `bench/transcribe_speed.py` compares it with onnxruntime.
 
 Only the head is trainable; the CQT constants are buffers. Weights come from the converted
 safetensors file shipped in `assets/basic_pitch/` (see `onnx_import.py`).
@@ -36,6 +42,18 @@ CQT_OCTAVES = 9
 CQT_KERNEL = 256
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "basic_pitch" / "nmp.safetensors"
+
+
+_DOWN_PHASES = 16
+
+
+def _downsample_index() -> torch.Tensor:
+    """Index into the lowpass taps (256 = a zero) for the phase kernels [16, 256 + 30]."""
+    k = torch.arange(CQT_KERNEL + 2 * (_DOWN_PHASES - 1)) - 2 * torch.arange(_DOWN_PHASES)[:, None]
+    return torch.where((k >= 0) & (k < CQT_KERNEL), k, CQT_KERNEL)
+
+
+_DOWN_INDEX = _downsample_index()
 
 
 class ConstantQ(nn.Module):
@@ -91,18 +109,6 @@ class ConstantQ(nn.Module):
         return (power.sqrt() * self.bin_scale[:, None]).transpose(1, 2)
 
 
-_DOWN_PHASES = 16
-
-
-def _downsample_index() -> torch.Tensor:
-    """Index into the lowpass taps (256 = a zero) for the phase kernels [16, 256 + 30]."""
-    k = torch.arange(CQT_KERNEL + 2 * (_DOWN_PHASES - 1)) - 2 * torch.arange(_DOWN_PHASES)[:, None]
-    return torch.where((k >= 0) & (k < CQT_KERNEL), k, CQT_KERNEL)
-
-
-_DOWN_INDEX = _downsample_index()
-
-
 def normalized_log(magnitude: torch.Tensor) -> torch.Tensor:
     """dB of the power, scaled to 0..1 per example (basic_pitch.layers.signal.NormalizedLog)."""
     log_power = 10 * torch.log10(magnitude.square() + 1e-10)
@@ -121,9 +127,8 @@ def harmonic_stack(spec: torch.Tensor) -> torch.Tensor:
     (bins shifted past either end are zero). Channels-last in memory, as the head wants it."""
     padded = F.pad(spec, (_HARMONIC_LEFT, _HARMONIC_RIGHT))
     starts = [_HARMONIC_LEFT + shift for shift in _HARMONIC_SHIFTS]
-    return torch.stack([padded[..., s : s + N_CONTOUR_BINS] for s in starts], -1).permute(
-        0, 3, 1, 2
-    )
+    stacked = torch.stack([padded[..., s : s + N_CONTOUR_BINS] for s in starts], dim=-1)
+    return stacked.permute(0, 3, 1, 2)
 
 
 class NarrowConv2d(nn.Conv2d):
