@@ -64,6 +64,7 @@ def test_matches_onnxruntime_within_1e4(nmp_onnx, rows):
         (NarrowConv2d, 8, 1, (5, 5), 1, (2, 2)),
         (NarrowConv2d, 33, 1, (3, 3), 1, (1, 1)),
         (NarrowConv2d, 4, 3, (7, 3), (1, 3), (3, 1)),
+        (NarrowConv2d, 4, 1, (3, 3), 1, "same"),  # the plain convolution
         (PhaseConv2d, 8, 8, (3, 39), 1, (1, 19)),
         (PhaseConv2d, 3, 5, (2, 6), 1, (0, 1)),  # even kernel, odd output width
         (PhaseConv2d, 4, 2, (3, 3), (1, 2), (1, 1)),  # strided: the plain convolution

@@ -139,7 +139,14 @@ class NarrowConv2d(nn.Conv2d):
 
     def _conv_forward(self, input, weight, bias):  # noqa: A002 - torch's signature
         out_ch, _, rows, _ = weight.shape
-        if self.stride[0] != 1 or self.dilation[0] != 1 or self.groups != 1 or rows < 2:
+        if (
+            self.stride[0] != 1
+            or self.dilation[0] != 1
+            or self.groups != 1
+            or isinstance(self.padding, str)  # 'same' would be worked out for 1-row kernels
+            or input.dim() != 4
+            or rows < 2
+        ):
             return super()._conv_forward(input, weight, bias)
         # [out, in, rows, cols] -> [rows * out, in, 1, cols], row-major; the bias on row 0 only
         per_row = weight.permute(2, 0, 1, 3).reshape(rows * out_ch, weight.shape[1], 1, -1)
