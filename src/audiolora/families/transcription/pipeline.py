@@ -3,7 +3,7 @@ transcribe each stem with its own adapter (the base where none is given), one MI
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -34,30 +34,58 @@ def parse_adapter_map(text: str | None) -> dict[str, str]:
 def separate(
     audio: np.ndarray, samplerate: int, model_name: str, adapter: str | None = None
 ) -> dict[str, np.ndarray]:
-    """Stems `{name: [C, T]}` of `[C, T]` audio with a demucs model (and its adapter when given)."""
-    from demucs.apply import apply_model
+    """Stems `{name: [C, T]}` of `[C, T]` audio at `samplerate` with a demucs model (and its adapter
+    when given; a separation adapter with its own stems, e.g. soprano/alto/tenor/bass, is relinked
+    onto the base first). Separation runs at the model's rate; the stems come back at `samplerate`,
+    as long as the input."""
+    return separator(model_name, adapter)(audio, samplerate)
 
+
+def separator(model_name: str, adapter: str | None = None):
+    """A function `(audio [C, T], samplerate) -> {stem: [C, T]}` that loads the model once."""
     from ...audio import resample
-    from ...hub import load_model
+    from ..separation.separate import separate_tensor
 
-    model = load_model(model_name)  # built-in names (htdemucs-tiny), separation names, files
     if adapter is not None:
-        from ...adapters import load_adapter
+        from ..separation.model import load_adapted
 
-        load_adapter(model, adapter)
+        model, _links = load_adapted(adapter, base=model_name)
+    else:
+        from ...hub import load_model
+
+        model = load_model(model_name)  # built-in names (htdemucs-tiny), separation names, files
     model.eval()
-    x = resample(audio, samplerate, model.samplerate)
-    if x.shape[0] != model.audio_channels:
-        x = np.repeat(x.mean(0, keepdims=True), model.audio_channels, axis=0)
-    mix = torch.from_numpy(x)
-    ref = mix.mean(0)
-    mean, std = ref.mean(), ref.std().clamp_min(1e-8)
-    with torch.no_grad():
-        out = apply_model(
-            model, ((mix - mean) / std)[None], split=True, overlap=0.25, progress=False
-        )[0]
-    out = out * std + mean
-    return {name: out[i].numpy() for i, name in enumerate(model.sources)}
+
+    def run(audio: np.ndarray, samplerate: int) -> dict[str, np.ndarray]:
+        x = resample(np.asarray(audio, dtype=np.float32), samplerate, model.samplerate)
+        if x.shape[0] != model.audio_channels:
+            x = np.repeat(x.mean(0, keepdims=True), model.audio_channels, axis=0)
+        out = separate_tensor(model, torch.from_numpy(np.ascontiguousarray(x))).numpy()
+        length = audio.shape[-1]
+        stems = {}
+        for i, name in enumerate(model.sources):
+            stem = resample(out[i], model.samplerate, samplerate)[:, :length]
+            stems[name] = np.pad(stem, ((0, 0), (0, length - stem.shape[1])))
+        return stems
+
+    return run
+
+
+def merge_duplicates(
+    notes: Sequence[tuple[float, float, int]], tolerance: float = 0.05
+) -> list[tuple[float, float, int]]:
+    """The union of several stems' notes as a set: a note with the same pitch as an already kept
+    note and an onset within `tolerance` seconds of it is the same note heard in two stems (bleed
+    in a separated stem) and is dropped. Notes are (onset, offset, pitch); order by onset."""
+    kept: list[tuple[float, float, int]] = []
+    last_onset: dict[int, float] = {}
+    for note in sorted(notes, key=lambda n: (n[0], n[2])):
+        onset, pitch = float(note[0]), int(note[2])
+        if pitch in last_onset and onset - last_onset[pitch] <= tolerance:
+            continue
+        last_onset[pitch] = onset
+        kept.append(note)
+    return kept
 
 
 def transcribe_stems(
