@@ -377,3 +377,15 @@ def test_gradient_checkpointing_gives_the_same_gradients():
     assert grads[0].keys() == grads[1].keys()
     for n in grads[0]:
         torch.testing.assert_close(grads[1][n], grads[0][n], atol=1e-6, rtol=1e-4)
+
+
+def test_report_counts_base_weights_not_buffers():
+    """A fixed constant (registered buffer, like Basic Pitch's CQT kernels) is not part of the base."""
+    from audiolora import parameter_report
+
+    model = nn.Sequential(nn.Linear(10, 20), nn.Linear(20, 5))
+    model.register_buffer("kernel", torch.ones(1000))
+    attach_adapter(model, AdapterSpec(rank=2, targets=["0"]))
+    report = parameter_report(model)
+    assert report.base_params == 10 * 20 + 20 + 20 * 5 + 5
+    assert report.trainable == 2 * (10 + 20)

@@ -105,7 +105,7 @@ def _musicgen():
 # name: (builder, spec kwargs)
 MODELS = {
     "htdemucs-all-lora": (_htdemucs, dict(targets=["*"])),
-    "htdemucs-all-lokr": (_htdemucs, dict(kind="lokr", targets=["*"], exclude=["*.self_attn"])),
+    "htdemucs-all-lokr": (_htdemucs, dict(kind="lokr", targets=["*"])),
     "htdemucs-decoders-lora": (_htdemucs, dict(targets=["*.conv_tr", "crosstransformer.*"])),
     "stable-audio-dit-attention": (_stable_audio_dit, dict(attention="both")),
     "stable-audio-dit-lokr": (

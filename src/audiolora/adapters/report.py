@@ -57,8 +57,13 @@ def parameter_report(model: nn.Module, adapter_name: str = "default") -> Report:
     """Report for one adapter of `model` (what the seeds' print_parameter_info printed)."""
     record = adapters_of(model).get(adapter_name)
     params = adapter_parameters(model, adapter_name)
+    buffers = {id(b) for b in model.buffers()}  # fixed constants (e.g. CQT kernels) are not weights
     report = Report(
-        base_params=sum(t.numel() for t in base_state_dict(model).values() if t.is_floating_point())
+        base_params=sum(
+            t.numel()
+            for t in base_state_dict(model).values()
+            if t.is_floating_point() and id(t) not in buffers
+        )
     )
     kind = record.spec["kind"] if record else "lora"
     for name, layer in tuner_layers(model):
