@@ -68,3 +68,18 @@ def test_python_dash_m_entry_point():
         [sys.executable, "-m", "audiolora", "--version"], capture_output=True, text=True
     )
     assert proc.returncode == 0 and "audiolora" in proc.stdout
+
+
+def test_openmp_waits_passively_unless_the_user_chose(tmp_path):
+    """Importing audiolora before torch makes OpenMP threads wait passively (shared cores)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, audiolora, torch; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "PASSIVE", out.stderr
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "ACTIVE", out.stderr
