@@ -193,33 +193,33 @@ def transcribe_poc(
     title = f"note F1, {data_root}/{split}, {results['tracks']} tracks"
     if tune_on:
         title += f"; tuned: thresholds tuned on {tune_on}"
-    table = Table(title=title, box=box.SIMPLE)
-    columns = ["condition", "scope", "onset F1", "on+off F1", "frame F1", "onset P/R"]
+    console.print(title)
+    # One table per condition: eight columns do not fit an 80-column log, and rich would squeeze the
+    # condition column to nothing.
+    columns = ["scope", "onset F1", "on+off F1", "frame F1", "onset P/R"]
     if tune_on:
         columns += ["tuned F1", "tuned P/R"]
-    for col in columns:  # only the condition wraps in a narrow terminal
-        table.add_column(
-            col,
-            no_wrap=col != "condition",
-            justify="left" if col in ("condition", "scope") else "right",
-        )
-    for row in results["rows"]:
-        s = row["scores"]
-        cells = [
-            row["condition"],
-            row["scope"],
-            *(f"{s[k]:.3f}" for k in ("onset_f1", "onset_offset_f1", "frame_f1")),
-            f"{s['onset_precision']:.2f}/{s['onset_recall']:.2f}",
-        ]
-        if tune_on:
-            t = row.get("tuned_scores")
-            cells += (
-                [f"{t['onset_f1']:.3f}", f"{t['onset_precision']:.2f}/{t['onset_recall']:.2f}"]
-                if t
-                else ["", ""]
-            )
-        table.add_row(*cells)
-    console.print(table)
+    conditions = list(dict.fromkeys(row["condition"] for row in results["rows"]))
+    for condition in conditions:
+        table = Table(title=condition, box=box.SIMPLE, title_justify="left")
+        for col in columns:
+            table.add_column(col, justify="left" if col == "scope" else "right")
+        for row in (r for r in results["rows"] if r["condition"] == condition):
+            s = row["scores"]
+            cells = [
+                row["scope"],
+                *(f"{s[k]:.3f}" for k in ("onset_f1", "onset_offset_f1", "frame_f1")),
+                f"{s['onset_precision']:.2f}/{s['onset_recall']:.2f}",
+            ]
+            if tune_on:
+                t = row.get("tuned_scores")
+                cells += (
+                    [f"{t['onset_f1']:.3f}", f"{t['onset_precision']:.2f}/{t['onset_recall']:.2f}"]
+                    if t
+                    else ["", ""]
+                )
+            table.add_row(*cells)
+        console.print(table)
     if json_out:
         Path(json_out).write_text(json.dumps(results, indent=2))
         console.print(f"wrote {json_out}")
