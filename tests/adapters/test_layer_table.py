@@ -10,6 +10,7 @@ import copy
 import pytest
 import torch
 import torch.nn as nn
+from one_layer import One
 
 from audiolora import (
     AdapterSpec,
@@ -20,21 +21,6 @@ from audiolora import (
     unmerge_adapter,
 )
 from audiolora.adapters.io import adapter_state_dict
-
-
-class One(nn.Module):
-    """Container for one layer; MHA cases run self-attention."""
-
-    def __init__(self, layer: nn.Module):
-        super().__init__()
-        self.layer = layer
-        self.attention = isinstance(layer, nn.MultiheadAttention)
-
-    def forward(self, x):
-        if self.attention:
-            return self.layer(x, x, x, need_weights=False)[0]
-        return self.layer(x)
-
 
 # name: (layer factory, input shape, target glob)
 CASES = {

@@ -5,23 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn as nn
+from one_layer import One
 
 from audiolora import AdapterSpec, attach_adapter, grow_rank, load_adapter, save_adapter
 from audiolora.adapters.io import adapter_state_dict
 from audiolora.errors import AudioloraError
-
-
-class One(nn.Module):
-    def __init__(self, layer: nn.Module):
-        super().__init__()
-        self.layer = layer
-        self.attention = isinstance(layer, nn.MultiheadAttention)
-
-    def forward(self, x):
-        if self.attention:
-            return self.layer(x, x, x, need_weights=False)[0]
-        return self.layer(x)
-
 
 # name: (layer, input shape). With decompose_both, ranks 1 and 2 keep both Kronecker halves as
 # low-rank pairs in all of them (PEFT stores a half full once rank >= half its larger side: here

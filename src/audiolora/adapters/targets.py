@@ -13,25 +13,15 @@ from ..errors import AudioloraError
 from .layers import MHA_PARTS
 
 # Layer types each adapter kind can adapt (PEFT's own plus audiolora's layers).
-SUPPORTED = {
-    "lora": (
-        nn.Linear,
-        nn.Conv1d,
-        nn.Conv2d,
-        nn.ConvTranspose1d,
-        nn.ConvTranspose2d,
-        nn.MultiheadAttention,
-        nn.Embedding,
-    ),
-    "lokr": (
-        nn.Linear,
-        nn.Conv1d,
-        nn.Conv2d,
-        nn.ConvTranspose1d,
-        nn.ConvTranspose2d,
-        nn.MultiheadAttention,
-    ),
-}
+_BOTH = (
+    nn.Linear,
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.ConvTranspose1d,
+    nn.ConvTranspose2d,
+    nn.MultiheadAttention,
+)
+SUPPORTED = {"lora": (*_BOTH, nn.Embedding), "lokr": _BOTH}
 # Virtual part names an nn.MultiheadAttention answers to (`out_proj` is its real child).
 MHA_PART_NAMES = {"q": "q_proj", "k": "k_proj", "v": "v_proj", "out": "out_proj"}
 
