@@ -7,7 +7,7 @@ import sys as _sys
 
 # torch's OpenMP threads spin-wait between parallel ops by default. When anything else runs on the
 # cores, a descheduled thread stalls every op: the demo's training step took 17.4 s instead of 2.2 s
-# next to one other job on 2 cores. Passive waiting costs little on an idle machine. It must be set
+# next to one other job on 2 cores (its cost on an idle machine is not measured yet). It must be set
 # before torch loads its OpenMP runtime; a value the user set wins.
 if "torch" not in _sys.modules:
     _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from audiolora.families.transcription.pipeline import merge_duplicates
+from separation.sep_tiny import save_th, tiny_htdemucs  # tests/ is on sys.path (its conftest)
 
 
 def test_merge_duplicates_keeps_one_of_each_note_heard_in_two_stems():
@@ -20,31 +21,6 @@ def test_merge_duplicates_keeps_one_of_each_note_heard_in_two_stems():
     assert merged == [(1.00, 1.50, 67), (1.00, 1.50, 72), (2.00, 2.50, 71), (2.08, 2.50, 71)]
     assert merge_duplicates([]) == []
     assert len(merge_duplicates(soprano + alto, tolerance=0.1)) == 3
-
-
-def _tiny_base(path, samplerate: int):
-    """A small random-init HTDemucs (the real class) saved as demucs's .th package."""
-    from demucs.htdemucs import HTDemucs
-
-    torch.manual_seed(0)
-    model = HTDemucs(
-        sources=["drums", "bass", "other", "vocals"],
-        audio_channels=2,
-        samplerate=samplerate,
-        segment=2,
-        channels=8,
-        depth=2,
-        nfft=256,
-        t_layers=1,
-        t_heads=2,
-        t_hidden_scale=1.0,
-        bottom_channels=0,
-        dconv_mode=3,
-    ).eval()
-    args, kwargs = model._init_args_kwargs
-    state = {"klass": type(model), "args": args, "kwargs": kwargs, "state": model.state_dict()}
-    torch.save(state, path)
-    return path
 
 
 def _separation_adapter(base: str, path):
@@ -96,7 +72,7 @@ def test_poc_with_a_separation_adapter(run_cli, tiny_dataset, tmp_path):
     from audiolora.metrics.notes import note_scores
 
     # the base runs at 8 kHz, the data at 22.05 kHz: stems must come back at the input's rate
-    base = str(_tiny_base(tmp_path / "base.th", 8000))
+    base = str(save_th(tiny_htdemucs(["drums", "bass", "other", "vocals"]), tmp_path / "base.th"))
     sep_adapter = str(_separation_adapter(base, tmp_path / "sep"))
     bass_adapter = str(_bass_adapter(tmp_path / "bass"))
 
