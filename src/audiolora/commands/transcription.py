@@ -137,6 +137,12 @@ def transcribe(
     "--separation-model", help="Also transcribe stems separated from the mix by this model."
 )
 @click.option("--separation-adapter", type=click.Path(file_okay=False))
+@click.option(
+    "--simulated-sdr",
+    type=float,
+    help="Instead of a separation model: 'separated' stems are the true stems with the others "
+    "mixed in at this SDR (dB), to see how good a separator the pipeline needs.",
+)
 @click.option("--limit", type=click.IntRange(1), help="Only the first N tracks (of each split).")
 @click.option(
     "--tune-on",
@@ -156,6 +162,7 @@ def transcribe_poc(
     adapters: str | None,
     separation_model: str | None,
     separation_adapter: str | None,
+    simulated_sdr: float | None,
     limit: int | None,
     tune_on: str | None,
     merge_duplicates: bool,
@@ -170,9 +177,12 @@ def transcribe_poc(
     from rich import box
     from rich.table import Table
 
+    from ..errors import UsageError
     from ..families.transcription.pipeline import parse_adapter_map
     from ..families.transcription.poc import run_poc
 
+    if simulated_sdr is not None and separation_model is not None:
+        raise UsageError("--simulated-sdr replaces --separation-model: give one of them")
     adapter_map = parse_adapter_map(adapters)
     results = run_poc(
         Path(data_root),
@@ -188,11 +198,14 @@ def transcribe_poc(
         limit=limit,
         tune_split=tune_on,
         merge=merge_duplicates,
+        simulated_sdr=simulated_sdr,
         **_note_kwargs(onset_threshold, frame_threshold, min_note_ms),
     )
     title = f"note F1, {data_root}/{split}, {results['tracks']} tracks"
     if tune_on:
         title += f"; tuned: thresholds tuned on {tune_on}"
+    if simulated_sdr is not None:
+        title += f"; separated = true stems with the others at {simulated_sdr:g} dB SDR"
     console.print(title)
     # One table per condition: eight columns do not fit an 80-column log, and rich would squeeze the
     # condition column to nothing.

@@ -7,6 +7,8 @@ Conditions (rows), each scored per stem and over all notes (the union of the ste
 - base on stems / adapters on stems: the true stems, with the base / each stem's adapter;
 - base on separated / adapters on separated: the stems a separation model makes from the mix.
 Base on separated vs adapters on separated tells the adapters' share of a gain from the separator's.
+With `simulated_sdr` instead of a separation model, the "separated" stems are the true stems with
+the other stems mixed in at that SDR (`simulated_separation`): how good must a separator be?
 
 With `tune_split`, the (onset, frame) thresholds of every (input, stem, model) are also tuned on that
 split's same kind of input (e.g. the bass adapter on *separated* bass stems of the validation
@@ -52,6 +54,7 @@ def run_poc(
     adapter_note_kwargs: Mapping[str, dict] | None = None,
     tune_split: str | None = None,
     merge: bool = False,
+    simulated_sdr: float | None = None,
     **note_kwargs,
 ) -> dict:
     """Rows of {condition, scope, scores[, tuned_scores]}: base on mix, base on stems, adapters on
@@ -59,11 +62,12 @@ def run_poc(
     union of the stems' notes with every reference note (with `merge`, scope "all, merged" also
     scores the union with each note heard in two stems kept once); a stem scope compares that
     stem's notes only. The base uses `note_kwargs`; an adapter uses `adapter_note_kwargs[stem]` when
-    given (its tuned thresholds). `limit` caps the tracks of both splits."""
+    given (its tuned thresholds). `limit` caps the tracks of both splits. `simulated_sdr` (dB)
+    replaces the separation model by `simulated_separation` of the true stems."""
     adapter_note_kwargs = adapter_note_kwargs or {}
     base_model = load_adapted(base, None)
     models = {"base": base_model} | {s: load_adapted(base, path) for s, path in adapters.items()}
-    separate_fn = separator(separation_model, separation_adapter) if separation_model else None
+    separate_fn = _separated_inputs(separation_model, separation_adapter, simulated_sdr)
 
     conditions: list[tuple[str, str, bool]] = [("base on mix", MIX, False)]
     conditions.append(("base on stems", STEMS, False))
@@ -130,12 +134,48 @@ def run_poc(
             row["tuned_scores"] = mean_scores(tuned_scores[(condition, scope)])
         rows.append(row)
     out: dict = {"split": split, "tracks": len(dirs), "rows": rows}
+    if simulated_sdr is not None:
+        out["simulated_sdr"] = float(simulated_sdr)
     if tuned:
         out["tuned_on"] = tune_split
         out["tuned_thresholds"] = [
             {"input": k[0], "stem": k[1], "model": k[2], **v} for k, v in sorted(tuned.items())
         ]
     return out
+
+
+def simulated_separation(stems: Mapping[str, np.ndarray], sdr_db: float) -> dict[str, np.ndarray]:
+    """Each stem with the sum of the others mixed in at the level that leaves it `sdr_db` dB of
+    (MDX) SDR: a separator whose only error is interference, no artifacts. Stems are same-length
+    arrays; a stem alone in its track, or silent, comes back unchanged."""
+    total = sum(stems.values())
+    out = {}
+    for name, stem in stems.items():
+        rest = total - stem
+        stem_power, rest_power = float(np.sum(stem**2)), float(np.sum(rest**2))
+        gain = 0.0
+        if rest_power > 0 and stem_power > 0:
+            gain = np.sqrt(stem_power / rest_power) * 10 ** (-sdr_db / 20)
+        out[name] = (stem + gain * rest).astype(np.float32)
+    return out
+
+
+def _separated_inputs(
+    model: str | None, adapter: str | None, simulated_sdr: float | None
+) -> Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]] | None:
+    """A function (track folder, its true mono stems) -> separated mono 22.05 kHz stems: the
+    separation model run on mixture.wav, or the simulated separator; None when neither is asked."""
+    if simulated_sdr is not None:
+        return lambda _folder, stems: simulated_separation(stems, simulated_sdr)
+    if model is None:
+        return None
+    separate = separator(model, adapter)
+
+    def run(folder: Path, _stems: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        audio, sr = read_audio(folder / "mixture.wav")
+        return {s: to_mono_22k(wav, sr) for s, wav in separate(audio, sr).items()}
+
+    return run
 
 
 def _inputs(folder: Path, separate_fn: Callable | None) -> dict[str, dict[str, np.ndarray]]:
@@ -146,8 +186,7 @@ def _inputs(folder: Path, separate_fn: Callable | None) -> dict[str, dict[str, n
         STEMS: {s: load_mono(folder / f"{s}.wav") for s in stems},
     }
     if separate_fn is not None:
-        audio, sr = read_audio(folder / "mixture.wav")
-        out[SEPARATED] = {s: to_mono_22k(wav, sr) for s, wav in separate_fn(audio, sr).items()}
+        out[SEPARATED] = separate_fn(folder, out[STEMS])
     return out
 
 
