@@ -15,7 +15,9 @@ from audiolora.metrics.sdr import sdr_mdx
 @pytest.mark.parametrize("sdr_db", [-3.0, 0.0, 6.0, 20.0])
 def test_simulated_stems_have_the_asked_sdr(sdr_db):
     rng = np.random.default_rng(0)
-    stems = {name: rng.normal(0, scale, 4000) for name, scale in (("a", 1.0), ("b", 0.1), ("c", 3.0))}
+    stems = {
+        name: rng.normal(0, scale, 4000) for name, scale in (("a", 1.0), ("b", 0.1), ("c", 3.0))
+    }
     out = simulated_separation(stems, sdr_db)
     for name, stem in stems.items():
         assert sdr_mdx(stem[None], out[name][None]) == pytest.approx(sdr_db, abs=1e-3)
