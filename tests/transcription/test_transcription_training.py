@@ -25,6 +25,30 @@ def test_targets_from_notes():
     assert shifted["onset"][:, 19].nonzero()[0].tolist() == [round(0.25 * FPS)]
 
 
+def test_onset_tolerance_spreads_a_triangle_around_each_onset():
+    on = round(0.5 * FPS)
+    t = note_targets([(0.5, 1.0, 40), (0.0, 0.4, 40)], start=0.0, onset_tolerance=2)
+    column = t["onset"][:, 19]
+    np.testing.assert_allclose(column[on - 3 : on + 4], [0, 1 / 3, 2 / 3, 1, 2 / 3, 1 / 3, 0])
+    assert column[0] == 1 and column[1] == pytest.approx(2 / 3)  # clipped at the window's start
+    np.testing.assert_array_equal(  # notes and contour are as without tolerance
+        t["note"], note_targets([(0.5, 1.0, 40), (0.0, 0.4, 40)], start=0.0)["note"]
+    )
+    near = note_targets([(0.5, 1.0, 40), (1.0, 1.5, 40)], start=0.0, onset_tolerance=4)
+    # overlapping triangles keep the larger value: each onset frame stays 1
+    assert near["onset"][round(1.0 * FPS), 19] == 1 and near["onset"][on, 19] == 1
+
+
+def test_onset_tolerance_reaches_the_training_windows(tiny_dataset):
+    from audiolora.families.transcription.dataset import NoteWindows, load_track, track_dirs
+
+    tracks = [load_track(d, "bass") for d in track_dirs(tiny_dataset, "train")]
+    sharp = NoteWindows(tracks, crops_per_track=1, train=False)[0]["onset"]
+    wide = NoteWindows(tracks, crops_per_track=1, train=False, onset_tolerance=2)[0]["onset"]
+    assert set(torch.unique(sharp).tolist()) == {0.0, 1.0}
+    assert (wide >= sharp).all() and wide.sum() > 2 * sharp.sum()
+
+
 def test_balanced_bce_weights_positive_and_negative_cells():
     target = torch.zeros(2, 10)
     target[0, 3] = 1

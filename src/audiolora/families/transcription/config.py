@@ -22,6 +22,8 @@ class TranscriptionOptions(BaseModel):
     # None: plain BCE on onsets, which keeps the released model's onset calibration (fine-tuning
     # with the paper's class-balanced BCE, e.g. 0.95, inflates every onset posterior)
     onset_positive_weight: float | None = Field(None, gt=0, lt=1)
+    # onset targets as a triangle over this many frames either side (0: the note-on frame only)
+    onset_tolerance: int = Field(0, ge=0, le=4)
     loss_weights: dict[Literal["note", "onset", "contour"], float] = Field(
         default_factory=lambda: {"note": 1.0, "onset": 1.0, "contour": 1.0}
     )

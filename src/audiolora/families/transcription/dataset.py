@@ -88,6 +88,7 @@ class NoteWindows(Dataset):
         gain_db: tuple[float, float] = (-6.0, 6.0),
         bleed: tuple[float, float] = (0.0, 0.3),
         bleed_probability: float = 0.5,
+        onset_tolerance: int = 0,
     ):
         if not tracks:
             raise DataError("no tracks to build transcription windows from")
@@ -99,6 +100,7 @@ class NoteWindows(Dataset):
         self.gain_db = gain_db
         self.bleed = bleed
         self.bleed_probability = bleed_probability
+        self.onset_tolerance = onset_tolerance
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -123,7 +125,9 @@ class NoteWindows(Dataset):
             audio *= 10 ** (rng.uniform(*self.gain_db) / 20)
         if len(audio) < WINDOW_SAMPLES:
             audio = np.pad(audio, (0, WINDOW_SAMPLES - len(audio)))
-        targets = note_targets(track.notes, start / SAMPLE_RATE)
+        targets = note_targets(
+            track.notes, start / SAMPLE_RATE, onset_tolerance=self.onset_tolerance
+        )
         return {"audio": torch.from_numpy(audio.astype(np.float32))} | {
             k: torch.from_numpy(v) for k, v in targets.items()
         }

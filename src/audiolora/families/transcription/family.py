@@ -83,11 +83,17 @@ class TranscriptionFamily(Family):
             gain_db=opts.gain_db,
             bleed=opts.bleed,
             bleed_probability=opts.bleed_probability,
+            onset_tolerance=opts.onset_tolerance,
         )
         valid_split = next((s for s in VALID_SPLITS if (self._root() / s).is_dir()), None)
         valid = None
         if valid_split is not None:
-            valid = NoteWindows(self._tracks(valid_split), crops_per_track=4, train=False)
+            valid = NoteWindows(
+                self._tracks(valid_split),
+                crops_per_track=4,
+                train=False,
+                onset_tolerance=opts.onset_tolerance,
+            )
         return train, valid
 
     def _losses(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -21,12 +21,19 @@ FPS = SAMPLE_RATE / FFT_HOP
 
 
 def note_targets(
-    notes: Iterable[Sequence[float]], start: float = 0.0, n_frames: int = FRAMES_PER_WINDOW
+    notes: Iterable[Sequence[float]],
+    start: float = 0.0,
+    n_frames: int = FRAMES_PER_WINDOW,
+    onset_tolerance: int = 0,
 ) -> dict[str, np.ndarray]:
     """Targets for the window starting at `start` seconds from `(onset, offset, midi, ...)` notes.
 
     A note is on from round(onset * fps) to round(offset * fps) (at least one frame); its onset is
-    the first of those frames; the contour marks the centre bin of its semitone.
+    the first of those frames; the contour marks the centre bin of its semitone. With
+    `onset_tolerance` k > 0 the onset target is a triangle over the k frames either side
+    (1 - |d| / (k + 1)), so an onset posterior peaking a frame or two off is not taught that its
+    peak is a non-onset. (A single-frame target did that to re-attacked repeated notes, whose
+    audible attack comes a few frames after the note-on: fine-tuning learned to suppress them.)
     """
     note = np.zeros((n_frames, N_NOTES), np.float32)
     onset = np.zeros((n_frames, N_NOTES), np.float32)
@@ -43,6 +50,8 @@ def note_targets(
         note[lo:hi, pitch] = 1.0
         bin_ = pitch * CONTOUR_BINS_PER_SEMITONE + CONTOUR_BINS_PER_SEMITONE // 2
         contour[lo:hi, bin_] = 1.0
-        if 0 <= first < n_frames:
-            onset[first, pitch] = 1.0
+        for d in range(-onset_tolerance, onset_tolerance + 1):
+            if 0 <= first + d < n_frames:
+                value = 1.0 - abs(d) / (onset_tolerance + 1)
+                onset[first + d, pitch] = max(onset[first + d, pitch], value)
     return {"note": note, "onset": onset, "contour": contour}
