@@ -19,8 +19,9 @@ class TranscriptionOptions(BaseModel):
     frame_threshold: float = Field(0.3, gt=0, lt=1)
     min_note_ms: float = Field(127.70, ge=0)
     label_smoothing: float = Field(0.2, ge=0, lt=1)
-    # None: plain BCE on onsets, which keeps the released model's onset calibration (fine-tuning
-    # with the paper's class-balanced BCE, e.g. 0.95, inflates every onset posterior)
+    # None: plain BCE on onsets. It makes onset posteriors cautious: a strong voice's adapter can
+    # learn to skip subtle onsets (re-attacked repeated notes). The paper's class-balanced BCE keeps
+    # them (0.5: tenor recall 0.97) but raises every onset posterior; 0.95 inflates them past use.
     onset_positive_weight: float | None = Field(None, gt=0, lt=1)
     # onset targets as a triangle over this many frames either side (0: the note-on frame only)
     onset_tolerance: int = Field(0, ge=0, le=4)
