@@ -177,12 +177,9 @@ def transcribe_poc(
     from rich import box
     from rich.table import Table
 
-    from ..errors import UsageError
     from ..families.transcription.pipeline import parse_adapter_map
     from ..families.transcription.poc import run_poc
 
-    if simulated_sdr is not None and separation_model is not None:
-        raise UsageError("--simulated-sdr replaces --separation-model: give one of them")
     adapter_map = parse_adapter_map(adapters)
     results = run_poc(
         Path(data_root),

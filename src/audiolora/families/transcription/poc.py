@@ -25,6 +25,7 @@ import numpy as np
 
 from ...audio import read_audio
 from ...console import track
+from ...errors import UsageError
 from ...metrics.notes import mean_scores, note_scores
 from .dataset import read_notes, track_dirs
 from .evaluation import FRAME_GRID, ONSET_GRID, as_tuples
@@ -64,6 +65,8 @@ def run_poc(
     stem's notes only. The base uses `note_kwargs`; an adapter uses `adapter_note_kwargs[stem]` when
     given (its tuned thresholds). `limit` caps the tracks of both splits. `simulated_sdr` (dB)
     replaces the separation model by `simulated_separation` of the true stems."""
+    if simulated_sdr is not None and separation_model is not None:
+        raise UsageError("--simulated-sdr replaces --separation-model: give one of them")
     adapter_note_kwargs = adapter_note_kwargs or {}
     base_model = load_adapted(base, None)
     models = {"base": base_model} | {s: load_adapted(base, path) for s, path in adapters.items()}
