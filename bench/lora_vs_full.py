@@ -32,10 +32,10 @@ def full_family_class():
         def build_model(self):
             cfg = self.config
             model, self.links, _slices, _base = build_linked_base(
-                cfg.model.base,
-                cfg.model.source_linkage,
+                cfg.model.name,
+                cfg.separation.source_linkage,
                 cfg.data.sources or None,
-                cfg.model.new_stem_init,
+                cfg.separation.new_stem_init,
             )
             self.segment = model.segment
             for p in model.parameters():
@@ -52,7 +52,7 @@ def full_family_class():
 
         def final_report(self, model, run_dir: Path):
             cfg = self.config
-            base = single_model(load_model(cfg.model.base), cfg.model.base)
+            base = single_model(load_model(cfg.model.name), cfg.model.name)
             model.segment = self.segment
             report = evaluate_models(
                 model,

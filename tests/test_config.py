@@ -152,3 +152,54 @@ def test_bundled_configs_validate():
             continue
         load_config(path)
     assert "cpu" in available_presets()
+
+
+# --------------------------------------------------------------------------- family sections
+
+
+def test_family_options_live_in_their_own_section(tmp_path):
+    f = write(
+        tmp_path / "run.yaml",
+        {
+            "model": {"family": "transcription", "name": "basic-pitch"},
+            "transcription": {"stem": "bass"},
+        },
+    )
+    cfg = load_config(f, ["transcription.min_note_ms=50"])
+    assert cfg.transcription.stem == "bass" and cfg.transcription.min_note_ms == 50
+    assert cfg.model.name == "basic-pitch"
+
+
+def test_family_option_left_under_model_says_where_it_moved():
+    with pytest.raises(ConfigError, match=r"write separation\.source_linkage"):
+        load_config(None, ["model.source_linkage={kick: drums}"])
+    with pytest.raises(ConfigError, match=r"renamed to model\.name"):
+        load_config(None, ["model.base=htdemucs"])
+
+
+def test_misspelled_family_key_names_the_nearest():
+    with pytest.raises(
+        ConfigError,
+        match=r"generation\.cfg_dropot: unknown key \(did you mean generation\.cfg_dropout\?\)",
+    ):
+        load_config(None, ["model.family=generation", "generation.cfg_dropot=0.2"])
+    with pytest.raises(ConfigError, match=r"did you mean separation\?"):
+        load_config(None, ["separaton.loss=l1"])
+
+
+def test_another_familys_section_is_refused():
+    with pytest.raises(
+        ConfigError, match=r"transcription\.stem: options of the transcription family"
+    ):
+        load_config(None, ["model.family=separation", "transcription.stem=bass"])
+
+
+def test_dumped_config_has_only_the_active_section_and_reloads(tmp_path):
+    from audiolora.config import dump_config
+
+    cfg = load_config("configs/separation/techhouse_5stem.yaml")
+    text = dump_config(cfg)
+    data = yaml.safe_load(text)
+    assert "separation" in data and "transcription" not in data and "generation" not in data
+    again = load_config(write(tmp_path / "c.yaml", text))
+    assert again == cfg

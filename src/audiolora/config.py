@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .adapters.spec import AdapterSpec
 from .data.config import DataConfig
 from .errors import ConfigError
+from .families.generation.config import GenerationOptions
 from .families.separation.config import SeparationOptions
 from .families.transcription.config import TranscriptionOptions
 from .train.config import TrainConfig
@@ -33,13 +34,16 @@ class RunSection(BaseModel):
     seed: int = 0
 
 
-class ModelConfig(SeparationOptions, TranscriptionOptions):
-    """Which base model to adapt; family options come from each family's config module."""
+FAMILY_SECTIONS = ("separation", "transcription", "generation")
+
+
+class ModelConfig(BaseModel):
+    """Which base model to adapt: the family and a bundled name, hub id, folder or file."""
 
     model_config = ConfigDict(extra="forbid")
 
     family: Literal["separation", "transcription", "generation"] = "separation"
-    base: str = "htdemucs-tiny"
+    name: str = "htdemucs-tiny"
 
 
 class EvalConfig(BaseModel):
@@ -60,6 +64,10 @@ class RunConfig(BaseModel):
     preset: str | None = None
     run: RunSection = Field(default_factory=RunSection)
     model: ModelConfig = Field(default_factory=ModelConfig)
+    # each family's own options; only the section of `model.family` may be set
+    separation: SeparationOptions = Field(default_factory=SeparationOptions)
+    transcription: TranscriptionOptions = Field(default_factory=TranscriptionOptions)
+    generation: GenerationOptions = Field(default_factory=GenerationOptions)
     adapter: AdapterSpec = Field(default_factory=AdapterSpec)
     data: DataConfig = Field(default_factory=DataConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
@@ -261,6 +269,12 @@ def _describe(error: dict[str, Any]) -> str:
     loc = tuple(error["loc"])
     dotted = ".".join(str(p) for p in loc)
     if error["type"] == "extra_forbidden":
+        if len(loc) == 2 and loc[0] == "model":
+            if loc[1] == "base":
+                return "model.base: renamed to model.name (a bundled name, hub id, folder or file)"
+            for section in FAMILY_SECTIONS:
+                if str(loc[1]) in RunConfig.model_fields[section].annotation.model_fields:
+                    return f"{dotted}: family options moved to their own section: write {section}.{loc[1]}"
         parent = _submodel_at(RunConfig, loc[:-1])
         known = list(parent.model_fields) if parent else []
         close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.5)
@@ -278,12 +292,21 @@ def _describe(error: dict[str, Any]) -> str:
 
 def validate_config(data: dict[str, Any], source: str = "") -> RunConfig:
     """Validate a merged dict into a RunConfig; errors become one ConfigError line."""
+    where = f"{source}: " if source else ""
     try:
-        return RunConfig.model_validate(data)
+        config = RunConfig.model_validate(data)
     except ValidationError as exc:
         lines = [_describe(e) for e in exc.errors()]
-        where = f"{source}: " if source else ""
         raise ConfigError(where + "; ".join(lines)) from None
+    family = config.model.family
+    for section in FAMILY_SECTIONS:
+        if section != family and getattr(config, section).model_fields_set:
+            key = sorted(getattr(config, section).model_fields_set)[0]
+            raise ConfigError(
+                f"{where}{section}.{key}: options of the {section} family, but model.family={family} "
+                f"(remove the {section}: section or set model.family={section})"
+            )
+    return config
 
 
 def load_config(
@@ -331,4 +354,5 @@ def load_config(
 
 def dump_config(config: RunConfig) -> str:
     """The fully resolved config as YAML (what `config show` prints and runs save)."""
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    others = {s for s in FAMILY_SECTIONS if s != config.model.family}
+    return yaml.safe_dump(config.model_dump(mode="json", exclude=others), sort_keys=False)

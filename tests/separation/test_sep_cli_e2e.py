@@ -36,8 +36,8 @@ def test_train_eval_separate_export(tmp_path, run_cli):
     assert code == 0, err
     cfg = {
         "run": {"name": "e2e", "output_dir": str(tmp_path / "runs")},
-        "model": {
-            "base": str(base),
+        "model": {"name": str(base)},
+        "separation": {
             "source_linkage": {
                 "other": "other",
                 "kick": "drums",

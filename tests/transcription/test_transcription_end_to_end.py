@@ -17,7 +17,7 @@ def test_train_then_poc(run_cli, tiny_dataset, tmp_path):
         f"data.root={tiny_dataset}",
         f"run.output_dir={tmp_path}",
         "run.name=bass",
-        "model.crops_per_track=2",
+        "transcription.crops_per_track=2",
         "train.max_steps=3",
         "train.batch_size=2",
         "train.eval_every=3",

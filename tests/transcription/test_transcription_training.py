@@ -82,9 +82,9 @@ def family(tiny_dataset, tmp_path):
         None,
         [
             "model.family=transcription",
-            "model.base=basic-pitch",
-            "model.stem=bass",
-            "model.crops_per_track=2",
+            "model.name=basic-pitch",
+            "transcription.stem=bass",
+            "transcription.crops_per_track=2",
             f"data.root={tiny_dataset}",
             f"run.output_dir={tmp_path}",
             "adapter.rank=4",

@@ -362,7 +362,7 @@ class Trainer:
 
         spec = self.config.adapter
         facts: dict[str, Any] = {
-            "model": self.config.model.base,
+            "model": self.config.model.name,
             "adapter": f"{spec.kind} rank {spec.rank} alpha {spec.alpha:g}",
             "adapted modules": sum(isinstance(m, BaseTunerLayer) for m in self.raw_model.modules()),
         }

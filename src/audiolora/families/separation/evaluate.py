@@ -189,7 +189,7 @@ def evaluate_adapter(
     if not config.data.root:
         raise AudioloraError("data.root is not set in the run config; nothing to evaluate on")
     model, links = load_adapted(adapter_dir)
-    base = single_model(load_model(config.model.base), config.model.base)
+    base = single_model(load_model(config.model.name), config.model.name)
     report = evaluate_models(
         model,
         base,

@@ -66,14 +66,14 @@ class SeparationFamily(Family):
 
         cfg = self.config
         model, self.links, slices, base = build_linked_base(
-            cfg.model.base,
-            cfg.model.source_linkage,
+            cfg.model.name,
+            cfg.separation.source_linkage,
             cfg.data.sources or None,
-            cfg.model.new_stem_init,
+            cfg.separation.new_stem_init,
         )
         if cfg.data.root and cfg.data.samplerate != base.samplerate:
             raise ConfigError(
-                f"data.samplerate={cfg.data.samplerate} but {cfg.model.base} runs at {base.samplerate} Hz; "
+                f"data.samplerate={cfg.data.samplerate} but {cfg.model.name} runs at {base.samplerate} Hz; "
                 f"set data.samplerate={base.samplerate} (stems are resampled on load with data.allow_resample=true)"
             )
         spec = cfg.adapter
@@ -91,7 +91,7 @@ class SeparationFamily(Family):
         model.eval()
         attach_adapter(model, spec, example_inputs=(example,), trainable_slices=slices or None)
         model.segment = self.segment
-        self.base_name = cfg.model.base
+        self.base_name = cfg.model.name
         return model
 
     def set_gradient_checkpointing(self, model: nn.Module, enabled: bool) -> None:
@@ -137,7 +137,7 @@ class SeparationFamily(Family):
             estimate = model(mix)
         finally:
             model.segment = segment  # a training forward overwrites it (demucs quirk)
-        return separation_loss(estimate, stems, self.config.model, self.sources)
+        return separation_loss(estimate, stems, self.config.separation, self.sources)
 
     # ------------------------------------------------------------------ evaluation
 
@@ -152,7 +152,7 @@ class SeparationFamily(Family):
             est = separate_tensor(
                 model, stems[0].sum(0), shifts=0, overlap=self.config.eval.overlap
             )
-            losses.append(float(separation_loss(est[None], stems, self.config.model, self.sources)))
+            losses.append(float(separation_loss(est[None], stems, self.config.separation, self.sources)))
             for s, value in zip(self.sources, sdr_mdx(stems[0], est), strict=True):
                 scores[s].append(float(value))
         metrics = {"loss": sum(losses) / max(len(losses), 1)}
@@ -171,7 +171,7 @@ class SeparationFamily(Family):
     def adapter_metadata(self, model: nn.Module) -> dict[str, Any]:
         return {
             "family": "separation",
-            "base": self.config.model.base,
+            "base": self.config.model.name,
             "sources": self.sources,
             "source_linkage": links_to_json(self.links),
             "samplerate": int(model.samplerate),
@@ -187,7 +187,7 @@ class SeparationFamily(Family):
     def plan(self, model: nn.Module) -> dict[str, Any]:
         facts = super().plan(model)
         facts.update(
-            base=self.config.model.base,
+            base=self.config.model.name,
             sources=", ".join(self.sources),
             linkage=json.dumps(links_to_json(self.links)),
             samplerate=int(model.samplerate),

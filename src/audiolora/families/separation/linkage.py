@@ -48,7 +48,7 @@ def parse_linkage(
         if unknown:
             raise ConfigError(
                 f"data.sources: {', '.join(unknown)} not among the base's stems ({', '.join(base_sources)}); "
-                f"map them with model.source_linkage, e.g. {{{unknown[0]}: new}}"
+                f"map them with separation.source_linkage, e.g. {{{unknown[0]}: new}}"
             )
         return [Link(s, s) for s in targets]
     if not targets:
@@ -56,13 +56,13 @@ def parse_linkage(
     unmapped = [s for s in targets if s not in linkage]
     if unmapped:
         raise ConfigError(
-            f"model.source_linkage: dataset stem {unmapped[0]!r} is not mapped; add {unmapped[0]}: "
+            f"separation.source_linkage: dataset stem {unmapped[0]!r} is not mapped; add {unmapped[0]}: "
             f"<one of {', '.join(base_sources)}> or {unmapped[0]}: new"
         )
     extra = [s for s in linkage if s not in targets]
     if extra:
         raise ConfigError(
-            f"model.source_linkage: {extra[0]!r} is not a dataset stem (data.sources: {', '.join(targets)}); "
+            f"separation.source_linkage: {extra[0]!r} is not a dataset stem (data.sources: {', '.join(targets)}); "
             "remove it or add it to data.sources"
         )
     links = []
@@ -75,12 +75,12 @@ def parse_linkage(
                 init, copy_from = "copy", init[5:]
                 if copy_from not in base_sources:
                     raise ConfigError(
-                        f"model.source_linkage.{stem}: copy source {copy_from!r} is not a base stem "
+                        f"separation.source_linkage.{stem}: copy source {copy_from!r} is not a base stem "
                         f"(base stems: {', '.join(base_sources)})"
                     )
             if init not in NEW_INITS:
                 raise ConfigError(
-                    f"model.source_linkage.{stem}: {value!r}: new stems start from new:zeros, "
+                    f"separation.source_linkage.{stem}: {value!r}: new stems start from new:zeros, "
                     "new:fresh or new:copy:<base stem>"
                 )
             links.append(Link(stem, None, init, copy_from))
@@ -88,7 +88,7 @@ def parse_linkage(
             links.append(Link(stem, value))
         else:
             raise ConfigError(
-                f"model.source_linkage.{stem}: {value!r} is not a stem of the base "
+                f"separation.source_linkage.{stem}: {value!r} is not a stem of the base "
                 f"(base stems, in its order: {', '.join(base_sources)}; or `new`)"
             )
     return links

@@ -28,7 +28,7 @@ def _per_source(estimate: torch.Tensor, target: torch.Tensor, kind: str) -> torc
         est = estimate.transpose(0, 1).reshape(s, b * c, 1, t)
         ref = target.transpose(0, 1).reshape(s, b * c, 1, t)
         return torch.stack([loss(est[i], ref[i]) for i in range(s)])
-    raise ConfigError(f"model.loss={kind}: use l1, l2, mrstft or l1+mrstft")
+    raise ConfigError(f"separation.loss={kind}: use l1, l2, mrstft or l1+mrstft")
 
 
 def separation_loss(
@@ -42,7 +42,7 @@ def separation_loss(
     unknown = [s for s in options.source_weights if s not in sources]
     if unknown:
         raise ConfigError(
-            f"model.source_weights: {unknown[0]!r} is not a stem ({', '.join(sources)})"
+            f"separation.source_weights: {unknown[0]!r} is not a stem ({', '.join(sources)})"
         )
     weights = torch.tensor(
         [float(options.source_weights.get(s, 1.0)) for s in sources], device=estimate.device

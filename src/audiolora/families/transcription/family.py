@@ -29,7 +29,7 @@ def load_base(name: str) -> nn.Module:
     if Path(name).suffix == ".safetensors":
         return load_basic_pitch(name)
     raise ConfigError(
-        f"model.base={name}: the transcription family needs a Basic Pitch base "
+        f"model.name={name}: the transcription family needs a Basic Pitch base "
         f"({', '.join(BASE_NAMES)} or a converted .safetensors file)"
     )
 
@@ -67,14 +67,14 @@ class TranscriptionFamily(Family):
         return Path(self.config.data.root)
 
     def build_model(self) -> nn.Module:
-        model = load_base(self.config.model.base)
+        model = load_base(self.config.model.name)
         return attach_lora(model, self.config.adapter)
 
     def _tracks(self, split: str):
-        return [load_track(d, self.config.model.stem) for d in track_dirs(self._root(), split)]
+        return [load_track(d, self.config.transcription.stem) for d in track_dirs(self._root(), split)]
 
     def datasets(self) -> tuple[Dataset, Dataset | None]:
-        opts = self.config.model
+        opts = self.config.transcription
         train = NoteWindows(
             self._tracks("train"),
             crops_per_track=opts.crops_per_track,
@@ -97,7 +97,7 @@ class TranscriptionFamily(Family):
         return train, valid
 
     def _losses(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        opts = self.config.model
+        opts = self.config.transcription
         with torch.no_grad():  # the CQT front end is fixed
             stacked = model.features(batch["audio"])
         logits = model.head(stacked, logits=True)
@@ -138,14 +138,14 @@ class TranscriptionFamily(Family):
             path,
             metadata={
                 "family": "transcription",
-                "base": self.config.model.base,
-                "stem": self.config.model.stem,
+                "base": self.config.model.name,
+                "stem": self.config.transcription.stem,
             },
         )
 
     def plan(self, model: nn.Module) -> dict[str, Any]:
         facts = super().plan(model)
-        facts.update(base=self.config.model.base, stem=self.config.model.stem or "mixture")
+        facts.update(base=self.config.model.name, stem=self.config.transcription.stem or "mixture")
         return facts
 
     def final_report(self, model: nn.Module, run_dir: Path) -> dict[str, Any]:
@@ -160,12 +160,12 @@ class TranscriptionFamily(Family):
         run_dir = Path(run_dir)
         final = run_dir / "final"
         if (final / "adapter_config.json").is_file():  # evaluate exactly what was saved
-            model = load_adapted(self.config.model.base, final)
-        models = {"base": load_base(self.config.model.base), "adapted": model.eval()}
+            model = load_adapted(self.config.model.name, final)
+        models = {"base": load_base(self.config.model.name), "adapted": model.eval()}
         test = self._tracks(split)
         valid_split = next((s for s in VALID_SPLITS if (self._root() / s).is_dir()), None)
         valid = self._tracks(valid_split) if valid_split else []
-        opts = self.config.model
+        opts = self.config.transcription
         stem = opts.stem or "mixture"
         report: dict[str, Any] = {"split": split, "stem": stem, "tracks": len(test)}
         per_track: dict[str, dict] = {t.name: {} for t in test}
