@@ -93,7 +93,7 @@ def test_csv_rows_parse_and_override_sidecars(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("caption,bpm\nx,1\n", "no 'file' column"),
+        ("caption,bpm\nx,1\n", "no 'filename' column"),
         ("file,bpm\na.wav,fast\n", "line 2: bpm 'fast' is not a number"),
         (
             "file,is_instrumental\na.wav,perhaps\n",

@@ -131,23 +131,45 @@ def read_sidecar(audio: str | os.PathLike) -> Caption | None:
 _BOOL = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
-def read_caption_csv(path: str | os.PathLike) -> dict[str, Caption]:
-    """A captions CSV: a `file` column (path relative to the CSV) plus any caption fields.
+FILE_COLUMNS = ("filename", "file")  # the audio file's column, relative to the captions file
 
-    Returns `{resolved audio path: Caption}`; empty cells are missing values.
+
+def _read_caption_json(path: Path) -> list[dict]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: invalid JSON (line {exc.lineno}: {exc.msg})") from None
+    if isinstance(data, dict):  # {"a.wav": {...}, ...}
+        data = [{"filename": k, **(v or {})} for k, v in data.items()]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise DataError(f"{path}: expected a list of objects with a 'filename' and caption fields")
+    return [{k: "" if v is None else str(v) for k, v in row.items()} for row in data]
+
+
+def read_caption_csv(path: str | os.PathLike) -> dict[str, Caption]:
+    """A captions table, CSV or JSON: a `filename` (or `file`) column, relative to the table's folder,
+    plus any caption fields (`caption, genre, bpm, keyscale, timesignature, lyrics, language`, ...).
+
+    Returns `{resolved audio path: Caption}` in file order; empty cells are missing values.
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: captions CSV not found")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text; save the CSV as UTF-8") from None
-    reader = csv.DictReader(text.splitlines())
-    columns = reader.fieldnames or []
-    if "file" not in columns:
+        raise DataError(f"{path}: captions file not found")
+    if path.suffix.lower() == ".json":
+        rows = _read_caption_json(path)
+        columns = sorted({k for r in rows for k in r})
+        reader = iter(rows)
+    else:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: not UTF-8 text; save the CSV as UTF-8") from None
+        reader = csv.DictReader(text.splitlines())
+        columns = reader.fieldnames or []
+    file_column = next((c for c in FILE_COLUMNS if c in columns), None)
+    if file_column is None:
         raise DataError(
-            f"{path}: no 'file' column; the header must name the audio file column 'file'"
+            f"{path}: no 'filename' column; the header must name the audio file column 'filename'"
         )
     out: dict[str, Caption] = {}
     for line, row in enumerate(reader, start=2):
@@ -155,9 +177,11 @@ def read_caption_csv(path: str | os.PathLike) -> dict[str, Caption]:
             raise DataError(
                 f"{path} line {line}: more cells than header columns; quote cells with commas"
             )
-        name = (row.pop("file") or "").strip()
+        name = (row.pop(file_column) or "").strip()
+        for other in FILE_COLUMNS:
+            row.pop(other, None)
         if not name:
-            raise DataError(f"{path} line {line}: empty 'file' cell")
+            raise DataError(f"{path} line {line}: empty '{file_column}' cell")
         values: dict[str, object] = {}
         for key, cell in row.items():
             cell = (cell or "").strip()
@@ -192,6 +216,28 @@ def apply_tag(caption: str | None, tag: str | None, mode: TagMode = "prepend") -
     if mode == "append":
         return f"{caption}, {tag}"
     raise DataError(f"tag mode {mode!r} unknown; use prepend, append or replace")
+
+
+SECTION_RE = re.compile(r"^\[([a-z][a-z0-9 _-]*)\]$", re.IGNORECASE)
+
+
+def normalize_lyrics(lyrics: str | None, source: object = "") -> str:
+    """Lyrics with section tags on their own lines (`[verse]`, `[chorus]`); "" = instrumental.
+
+    A line that opens with `[` but is not a well-formed tag is an error naming the file: such a line
+    would otherwise be sung as text.
+    """
+    text = (lyrics or "").replace("\\n", "\n").strip()
+    if text.lower() in ("", "[instrumental]", "[inst]"):
+        return ""
+    lines = [line.strip() for line in text.splitlines()]
+    for line in lines:
+        if line.startswith("[") and not SECTION_RE.match(line):
+            raise DataError(
+                f"{source}: lyrics line {line!r} is not a section tag; write tags alone on a line, "
+                "like [verse] or [chorus]"
+            )
+    return "\n".join(lines)
 
 
 def estimate_bpm(path: str | os.PathLike) -> float:
@@ -231,6 +277,13 @@ def load_captions(
     if not files:
         raise DataError(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)})")
     table = read_caption_csv(csv_path) if csv_path else {}
+    if table:  # a captions table names the files to use (e.g. mixtures, not their stems)
+        files = [Path(p) for p in table]
+        missing = [p for p in files if not p.is_file()]
+        if missing:
+            raise DataError(
+                f"{csv_path}: {missing[0]} has no audio file; fix its 'filename' cell or remove the row"
+            )
     items = []
     for path in files:
         meta = read_sidecar(path) or Caption()
@@ -243,14 +296,12 @@ def load_captions(
                 "or an activation tag"
             )
         update: dict[str, object] = {"caption": apply_tag(meta.caption, tag, tag_mode)}
+        update["lyrics"] = normalize_lyrics(meta.lyrics, path)
+        if meta.is_instrumental is None:
+            update["is_instrumental"] = not update["lyrics"]
         if fill_missing and meta.duration is None:
             update["duration"] = round(audio_info(path).duration, 3)
         if fill_missing and meta.bpm is None:
             update["bpm"] = estimate_bpm(path)
         items.append(CaptionedAudio(path, meta.model_copy(update=update)))
-    stale = set(table) - {str(p.resolve()) for p in files}
-    if stale:
-        raise DataError(
-            f"{csv_path}: row for {sorted(stale)[0]} has no audio file; fix the 'file' cell"
-        )
     return items
