@@ -21,6 +21,7 @@ from .errors import ConfigError
 from .families.generation.config import GenerationOptions
 from .families.separation.config import SeparationOptions
 from .families.transcription.config import TranscriptionOptions
+from .families.v2a.config import V2AOptions
 from .train.config import TrainConfig
 
 
@@ -34,7 +35,7 @@ class RunSection(BaseModel):
     seed: int = 0
 
 
-FAMILY_SECTIONS = ("separation", "transcription", "generation")
+FAMILY_SECTIONS = ("separation", "transcription", "generation", "v2a")
 
 
 class ModelConfig(BaseModel):
@@ -42,7 +43,7 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    family: Literal["separation", "transcription", "generation"] = "separation"
+    family: Literal["separation", "transcription", "generation", "v2a"] = "separation"
     name: str = "htdemucs-tiny"
 
 
@@ -68,6 +69,7 @@ class RunConfig(BaseModel):
     separation: SeparationOptions = Field(default_factory=SeparationOptions)
     transcription: TranscriptionOptions = Field(default_factory=TranscriptionOptions)
     generation: GenerationOptions = Field(default_factory=GenerationOptions)
+    v2a: V2AOptions = Field(default_factory=V2AOptions)
     adapter: AdapterSpec = Field(default_factory=AdapterSpec)
     data: DataConfig = Field(default_factory=DataConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
