@@ -67,7 +67,7 @@ def data_check(
 
 
 @data.command("render")
-@click.option("--recipe", required=True, help="chorales, pop4 or techhouse5.")
+@click.option("--recipe", required=True, help="chorales, pop4, techhouse5 or traditional.")
 @click.option("--tracks", "-n", type=int, required=True, help="How many tracks to render.")
 @click.option("--out", "-o", required=True, help="Output folder.")
 @click.option("--seed", type=int, default=0, show_default=True)

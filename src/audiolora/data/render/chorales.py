@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import DataError
-from .score import TrackScore, clamp_pitch, crop, instrument_name, track_rng
+from .score import NOTE_NAMES, TrackScore, clamp_pitch, crop, instrument_name, track_rng
 from .synth import Note, Part
 
 NAME = "chorales"
@@ -172,6 +172,30 @@ def voice_notes(
     return out
 
 
+# Krumhansl-Kessler key profiles (C major, C minor), indexed by pitch class.
+KEY_PROFILES = {
+    "major": (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88),
+    "minor": (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17),
+}
+
+
+def estimate_key(notes: list[Note]) -> str | None:
+    """The key of some notes ("G major"): the duration-weighted pitch-class histogram's best
+    correlation with a rotated Krumhansl-Kessler profile (None without notes)."""
+    hist = np.zeros(12)
+    for n in notes:
+        hist[n.pitch % 12] += n.offset - n.onset
+    if not hist.any():
+        return None
+    best, name = -np.inf, None
+    for quality, profile in KEY_PROFILES.items():
+        for tonic in range(12):
+            r = float(np.corrcoef(hist, np.roll(profile, tonic))[0, 1])
+            if r > best:
+                best, name = r, f"{NOTE_NAMES[tonic]} {quality}"
+    return name
+
+
 def compose(piece: str, index: int, seed: int, params: dict[str, Any]) -> TrackScore:
     rng = track_rng(seed, index)
     chorale = load_chorale(piece)
@@ -205,6 +229,7 @@ def compose(piece: str, index: int, seed: int, params: dict[str, Any]) -> TrackS
         "caption": f"Bach chorale {piece} for "
         + ", ".join(f"{instrument_name(programs[v])} ({v})" for v in VOICES),
         "bpm": round(bpm, 2),
+        "keyscale": estimate_key([n for parts in stems.values() for p in parts for n in p.notes]),
         "timesignature": f"{int(beats)}/4" if beats == int(beats) else None,
         "genre": "baroque chorale",
         "is_instrumental": True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -18,12 +19,23 @@ from ...console import info, progress_task
 from ...errors import ConfigError, DataError
 from ..captions import parse_caption
 from ..files import write_bytes_atomic, write_json
-from . import chorales, pop4, techhouse5
+from . import chorales, pop4, techhouse5, traditional
 from .score import TrackScore
 from .synth import DRUM_BANK, file_sha256, find_soundfont, render_parts
 
-RECIPES: dict[str, ModuleType] = {m.NAME: m for m in (chorales, pop4, techhouse5)}
+RECIPES: dict[str, ModuleType] = {m.NAME: m for m in (chorales, pop4, techhouse5, traditional)}
 SPLITS = ("train", "valid", "test")
+# The captions table at the dataset root (one row per mixture), as the generation family reads it.
+CAPTION_COLUMNS = (
+    "filename",
+    "caption",
+    "genre",
+    "bpm",
+    "keyscale",
+    "timesignature",
+    "lyrics",
+    "language",
+)
 PEAK_DBFS = -1.0
 
 
@@ -159,7 +171,7 @@ def render_dataset(
     )
     pieces = module.pieces(tracks, seed, params)
     split_of = assign_splits(pieces, splits, seed)
-    entries = []
+    entries, captions = [], []
     audio_seconds, started = 0.0, time.perf_counter()
     with progress_task(f"render {module.NAME}", tracks) as (bar, task):
         for index, piece in enumerate(pieces):
@@ -177,6 +189,7 @@ def render_dataset(
                 write_json(
                     folder / "mixture.json", {k: v for k, v in meta.items() if v is not None}
                 )
+                captions.append({**meta, "filename": f"{split_of[piece]}/{name}/mixture.wav"})
             write_bytes_atomic(folder / "notes.mid", notes_midi(score))
             entries.append(
                 {
@@ -206,6 +219,8 @@ def render_dataset(
         "drum_bank": DRUM_BANK,
         "tracks": entries,
     }
+    if captions:
+        write_bytes_atomic(out / "captions.csv", captions_csv(captions))
     write_json(out / "manifest.json", manifest)
     stats = {
         "audio_seconds": round(audio_seconds, 3),
@@ -224,6 +239,16 @@ def render_dataset(
     return manifest
 
 
+def captions_csv(rows: list[dict[str, Any]]) -> bytes:
+    """`captions.csv`: CAPTION_COLUMNS, one row per mixture sorted by file name, empty cell = none."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CAPTION_COLUMNS)
+    for row in sorted(rows, key=lambda r: r["filename"]):
+        writer.writerow(["" if row.get(c) is None else row[c] for c in CAPTION_COLUMNS])
+    return buf.getvalue().encode()
+
+
 def _prepare_out(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise DataError(f"{out}: exists and is not a folder; pick another --out")
@@ -238,6 +263,7 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
             )
         for split in SPLITS:  # only what a previous render wrote
             shutil.rmtree(out / split, ignore_errors=True)
+        (out / "captions.csv").unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
 
 

@@ -107,6 +107,7 @@ def compose(piece: str, index: int, seed: int, params: dict[str, Any]) -> TrackS
             f"lead melody on {instrument_name(programs['vocals'])}"
         ),
         "bpm": round(bpm, 2),
+        "keyscale": chorales.estimate_key(voice["soprano"] + voice["bass"]),
         "timesignature": "4/4",
         "genre": "pop",
         "is_instrumental": True,
