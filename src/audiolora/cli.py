@@ -137,10 +137,12 @@ from .commands import separation as _separation_cmds  # noqa: E402
 from .commands import train as _train_cmds  # noqa: E402
 from .commands import transcription as _transcription_cmds  # noqa: E402
 from .commands import ui as _ui_cmds  # noqa: E402
+from .commands import video as _video_cmds  # noqa: E402
 
 for _module in (_train_cmds, _separation_cmds, _transcription_cmds, _data_cmds, _ui_cmds):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
+cli.add_command(_video_cmds.v2a)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -207,11 +207,11 @@ def read_clip_audio(
 
 
 def read_clip_frames(
-    path: str | os.PathLike, start: float, seconds: float, size: int | None = None
+    path: str | os.PathLike, start: float, seconds: float, height: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 RGB frames [N, H, W, 3] inside the clip, their times in seconds from the clip start).
 
-    Frames keep the video's own rate; `size` rescales them to size x size while decoding.
+    Frames keep the video's own rate; `height` scales them down while decoding (aspect kept).
     """
     path = Path(path)
     frames, times = [], []
@@ -226,7 +226,10 @@ def read_clip_frames(
                 continue
             if t >= start + seconds - 1e-6:
                 break
-            kwargs = {"width": size, "height": size} if size else {}
+            kwargs = {}
+            if height and frame.height > height:
+                width = max(2, round(frame.width * height / frame.height / 2) * 2)
+                kwargs = {"width": width, "height": height}
             frames.append(frame.to_ndarray(format="rgb24", **kwargs))
             times.append(t - start)
     if not frames:
