@@ -98,7 +98,8 @@ def render_frames(onsets: dict[str, list[float]], spec: VideoSpec) -> np.ndarray
 def write_video(
     path: Path, frames: np.ndarray, audio: np.ndarray | None, fps: int, samplerate: int
 ) -> Path:
-    """Encode frames (h264) and mono audio (aac in mp4, flac in mkv) with PyAV, atomically."""
+    """Encode frames (h264; vp8 in webm) and mono audio (aac in mp4, flac in mkv, opus at 48 kHz in
+    webm) with PyAV, atomically."""
     import av
 
     path = Path(path)
@@ -107,12 +108,14 @@ def write_video(
     os.close(fd)
     try:
         with av.open(tmp, "w") as out:
-            vs = out.add_stream("libx264", rate=fps)
+            webm = path.suffix == ".webm"
+            vs = out.add_stream("libvpx" if webm else "libx264", rate=fps)
             vs.width, vs.height, vs.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-            vs.options = {"crf": "18", "preset": "veryfast", "bf": "0"}
+            if not webm:
+                vs.options = {"crf": "18", "preset": "veryfast", "bf": "0"}
             astream = None
             if audio is not None:
-                codec = "aac" if path.suffix == ".mp4" else "flac"
+                codec = {".mp4": "aac", ".webm": "libopus"}.get(path.suffix, "flac")
                 astream = out.add_stream(codec, rate=samplerate, layout="mono")
             for img in frames:
                 for packet in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
@@ -120,7 +123,7 @@ def write_video(
             for packet in vs.encode():
                 out.mux(packet)
             if astream is not None:
-                fmt = "fltp" if astream.codec_context.name == "aac" else "s16"
+                fmt = "s16" if astream.codec_context.name == "flac" else "fltp"
                 pcm = audio if fmt == "fltp" else (audio * 32767).astype(np.int16)
                 chunk, pts = 1024, 0
                 for i in range(0, pcm.shape[1], chunk):
