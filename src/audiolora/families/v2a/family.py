@@ -129,6 +129,7 @@ class V2AFamily(Family):
         o = self.opts
         return batch_loss(model, batch, None, o.timestep_mean, o.timestep_std, o.cfg_dropout)
 
+    @torch.no_grad()
     def evaluate(self, model: nn.Module, dataset) -> dict[str, float]:
         """Flow-matching loss on fixed noise and noise levels per clip (the same at every call)."""
         losses = []
