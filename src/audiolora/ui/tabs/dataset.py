@@ -58,9 +58,10 @@ def build(ctx: Context) -> None:
         def on_open(folder_text, csv_text):
             rows = dt.load_table(folder_text, csv_text or None)
             names = [r[0] for r in rows]
+            first = next((r[0] for r in rows if r[1]), names[0])  # stems of a song have no caption
             return (
                 rows,
-                gr.update(choices=names, value=names[0]),
+                gr.update(choices=names, value=first),
                 f"opened {len(rows)} files from {folder_text}",
             )
 
