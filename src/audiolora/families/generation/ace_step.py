@@ -21,14 +21,15 @@ def caption_text(caption: Caption) -> str:
     return caption.caption or ""
 
 
-def encode_condition(pipe, caption: Caption, duration: float) -> dict[str, torch.Tensor]:
+def encode_condition(
+    pipe, caption: Caption, duration: float, latents_per_second: float
+) -> dict[str, torch.Tensor]:
     """Condition-encoder output for one caption: {"encoder_hidden_states" [L, D], "encoder_attention_mask" [L]}.
 
     Text, lyrics (empty = instrumental) and metadata go through the pipeline's own prompt format;
     the timbre input is the checkpoint's silence latent, as in text-to-music generation.
     """
     device = torch.device("cpu")
-    dtype = pipe.transformer.dtype if pipe.transformer is not None else torch.float32
     text, text_mask, lyric, lyric_mask = pipe.encode_prompt(
         prompt=[caption_text(caption)],
         lyrics=[caption.lyrics or ""],
@@ -40,7 +41,7 @@ def encode_condition(pipe, caption: Caption, duration: float) -> dict[str, torch
         keyscale=caption.keyscale,
         timesignature=(caption.timesignature or "").split("/")[0] or None,
     )
-    timbre_frames = math.ceil(30 * pipe.latents_per_second)
+    timbre_frames = math.ceil(30 * latents_per_second)
     timbre = pipe.condition_encoder.silence_latent[:, :timbre_frames, :].to(dtype=text.dtype)
     hidden, mask = pipe.condition_encoder(
         text_hidden_states=text,
@@ -50,8 +51,10 @@ def encode_condition(pipe, caption: Caption, duration: float) -> dict[str, torch
         refer_audio_acoustic_hidden_states_packed=timbre,
         refer_audio_order_mask=torch.zeros(1, dtype=torch.long),
     )
-    del dtype
-    return {"encoder_hidden_states": hidden[0].contiguous(), "encoder_attention_mask": mask[0].to(torch.uint8)}
+    return {
+        "encoder_hidden_states": hidden[0].contiguous(),
+        "encoder_attention_mask": mask[0].to(torch.uint8),
+    }
 
 
 def encode_audio(pipe, wave: torch.Tensor) -> torch.Tensor:

@@ -115,9 +115,11 @@ def load_pipeline(name: str, *, dtype: torch.dtype = torch.float32, skip: tuple[
     cls = getattr(diffusers, pipeline_class_name(location))
     kwargs = {component: None for component in skip}
     try:
-        pipe = cls.from_pretrained(location, torch_dtype=dtype, **kwargs)
+        pipe = cls.from_pretrained(location, dtype=dtype, **kwargs)
     except (OSError, ValueError) as exc:
-        raise AudioloraError(f"{location}: cannot load the pipeline ({str(exc).splitlines()[0]})") from None
+        raise AudioloraError(
+            f"{location}: cannot load the pipeline ({str(exc).splitlines()[0]})"
+        ) from None
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

@@ -56,8 +56,12 @@ def ace_step_pipeline(
     seed: int = 0,
 ):
     """A random-init AceStepPipeline (DiT, condition encoder, Oobleck VAE, Qwen3 text encoder)."""
-    from diffusers import AceStepPipeline, AceStepTransformer1DModel, AutoencoderOobleck
-    from diffusers import FlowMatchEulerDiscreteScheduler
+    from diffusers import (
+        AceStepPipeline,
+        AceStepTransformer1DModel,
+        AutoencoderOobleck,
+        FlowMatchEulerDiscreteScheduler,
+    )
     from diffusers.pipelines.ace_step.modeling_ace_step import AceStepConditionEncoder
     from transformers import Qwen3Config, Qwen3Model
 
@@ -103,7 +107,7 @@ def ace_step_pipeline(
         **common,
     )
     vae = AutoencoderOobleck(
-        encoder_hidden_size=vae_hidden,
+        encoder_hidden_size=2 * acoustic_dim,  # the encoder emits mean and scale: latent = half
         downsampling_ratios=list(downsampling),
         channel_multiples=[1, 2, 2][: len(downsampling)] + [2] * max(0, len(downsampling) - 3),
         decoder_channels=vae_hidden,

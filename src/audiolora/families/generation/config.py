@@ -18,6 +18,9 @@ class GenerationOptions(BaseModel):
     steps: int | None = Field(None, ge=1)
     shift: float | None = Field(None, gt=0)
     guidance: float | None = Field(None, ge=0)
+    # adapter targets when adapter.targets is empty: `+`-joined presets of self, cross, both, ffn,
+    # time (time-embedding MLPs), output (output projection), e.g. `both+time+output` (seed 001)
+    target_preset: str = "both"
     # captions: sidecars next to each file, or one CSV / JSON (filename, caption, genre, bpm, ...)
     captions: str | None = None
     activation_tag: str | None = None
