@@ -145,9 +145,12 @@ def test_render_cli_traditional(run_cli, tmp_path):
         str(out),
         "--set",
         "styles=[japanese]",
+        "--set",
+        "bpm=100",
     )
     assert code == 0, err
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["recipe"] == "traditional" and manifest["samplerate"] == 22050
     assert {t["params"]["style"] for t in manifest["tracks"]} == {"japanese"}
+    assert {t["params"]["bpm"] for t in manifest["tracks"]} == {100.0}
     assert len(read_caption_csv(out / "captions.csv")) == 2

@@ -338,7 +338,8 @@ def compose(piece: str, index: int, seed: int, params: dict[str, Any]) -> TrackS
     scale = str(rng.choice(style.scales))
     meter = str(rng.choice(style.meters))
     grouping = METERS[meter][int(rng.integers(len(METERS[meter])))]
-    lo, hi = params["bpm"] or style.bpm
+    bpm_range = params["bpm"] or style.bpm
+    lo, hi = (bpm_range, bpm_range) if np.isscalar(bpm_range) else bpm_range
     bpm = float(rng.uniform(lo, hi))
     programs = {
         "melody": int(rng.choice(style.melody)),
