@@ -133,6 +133,7 @@ def config_show(args: tuple[str, ...]) -> None:
 
 # Each area registers its commands from its own module so areas never edit this file at once.
 from .commands import data as _data_cmds  # noqa: E402
+from .commands import generation as _generation_cmds  # noqa: E402
 from .commands import separation as _separation_cmds  # noqa: E402
 from .commands import train as _train_cmds  # noqa: E402
 from .commands import transcription as _transcription_cmds  # noqa: E402
@@ -143,6 +144,10 @@ for _module in (_train_cmds, _separation_cmds, _transcription_cmds, _data_cmds, 
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 cli.add_command(_video_cmds.v2a)
+for _command in _generation_cmds.COMMANDS:
+    cli.add_command(_command)
+for _command in _generation_cmds.DATA_COMMANDS:
+    _data_cmds.data.add_command(_command)
 
 
 # --------------------------------------------------------------------------- entry point
