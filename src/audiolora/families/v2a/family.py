@@ -147,6 +147,9 @@ class V2AFamily(Family):
             "family": "v2a",
             "base": self.config.model.name,
             "cache_key": self.manifest()["hash"],
+            "encoders": {
+                k: self.manifest()["key"][k] for k in ("codec", "clip_model", "text_model")
+            },
             "rank_phases": [list(p) for p in self.opts.rank_phases],
         }
         save_adapter(model, path, meta)
