@@ -21,11 +21,12 @@ $(STAMP): pyproject.toml
 install: $(STAMP) sysdeps
 
 sysdeps:
-	@if ! ldconfig -p | grep -q libfluidsynth || [ ! -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then \
+	@if ! ldconfig -p | grep -q libfluidsynth || [ ! -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] \
+	    || [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  echo "installing libfluidsynth3 and fluid-soundfont-gm with apt"; \
+	  echo "installing libfluidsynth3, fluid-soundfont-gm, chromium and chromium-driver (UI tests) with apt"; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-	    --no-install-recommends libfluidsynth3 fluid-soundfont-gm >/dev/null; \
+	    --no-install-recommends libfluidsynth3 fluid-soundfont-gm chromium chromium-driver >/dev/null; \
 	fi
 
 # The main job: render a small tech-house set (cached in data/), fine-tune the 5-stem LoRA adapter

@@ -95,15 +95,25 @@ def test_train_start_see_loss_stop(page, pop4_data, tmp_path):
     page.click("tr-start")
     page.wait_text("tr-status", "running: step 2 / 500")
     page.find("#tr-loss img")
+    page.wait_text("tr-evals", "loss")  # the evaluation at step 2
     assert "CPU" in page.text("tr-memory")
     page.screenshot("train")
     page.click("tr-stop")
     status = page.wait_text("tr-status", "exit 130")
     run = tmp_path / "runs" / "browser"
-    steps = sorted(p.name for p in (run / "checkpoints").glob("step_*"))
-    assert steps, "no checkpoint after stop"
-    assert steps[-1] in status
-    assert (run / "train.log").read_text().count(" step ") >= 2
+
+    def checkpoint_steps():
+        return sorted(int(p.name.split("_")[1]) for p in (run / "checkpoints").glob("step_*"))
+
+    stopped_at = checkpoint_steps()[-1]
+    assert f"step_{stopped_at}" in status
+    page.click("tr-resume")
+    assert "--resume" in page.wait_text("tr-cli", "--resume")
+    page.wait.until(lambda d: f"running: step {stopped_at + 2} / 500" in page.text("tr-status"))
+    page.click("tr-stop")
+    page.wait_text("tr-status", "exit 130")
+    assert checkpoint_steps()[-1] >= stopped_at + 2
+    assert f" step {stopped_at + 1} epoch " in (run / "train.log").read_text()
 
 
 def test_separate_shows_stems(page, pop4_data, app_url):

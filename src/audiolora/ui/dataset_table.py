@@ -148,10 +148,16 @@ def check_lines(folder: str | os.PathLike, rows=None) -> list[str]:
 
     folder = Path(folder)
     lines: list[str] = []
-    try:
-        sources = guess_sources(folder)
-    except AudioloraError:
-        sources = None  # not a stem dataset: only the captions are checked
+    sources = None  # not a stem dataset (no manifest, no <track>/mixture.*): captions only
+    if (
+        (folder / "manifest.json").is_file()
+        or any(p.suffix.lower() in AUDIO_SUFFIXES for p in folder.glob("*/mixture.*"))
+        or any(p.suffix.lower() in AUDIO_SUFFIXES for p in folder.glob("*/*/mixture.*"))
+    ):
+        try:
+            sources = guess_sources(folder)
+        except AudioloraError as exc:
+            lines.append(exc.one_line())
     if sources:
         try:
             report = check_dataset(folder, sources)
