@@ -40,7 +40,17 @@ def build(ctx: Context) -> bool:
                 status = gr.Markdown(elem_id="gen-status")
 
         @one_line_errors
-        def on_run(model_name, text, lyric_text, seconds, seed_value, n_steps, cfg, *pairs):
+        def on_run(
+            model_name,
+            text,
+            lyric_text,
+            seconds,
+            seed_value,
+            n_steps,
+            cfg,
+            *pairs,
+            bar=gr.Progress(),
+        ):
             adapters = inference.parse_adapters(zip(pairs[::2], pairs[1::2], strict=True))
             wav, png = inference.generate_to_files(
                 ctx.out_dir("generate"),
@@ -53,6 +63,7 @@ def build(ctx: Context) -> bool:
                 guidance=cfg,
                 adapters=adapters,
                 generate=generate,
+                progress=lambda step, total: bar((step, total), desc="sampling"),
             )
             return player(wav), str(png), f"wrote {wav}"
 
