@@ -90,11 +90,6 @@ def test_check_lines_runs_data_check_on_a_stem_dataset(tmp_path):
     assert any(line.startswith("error: ") and "mixture" in line for line in lines), lines
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="data/captions.py read_caption_csv parses text.splitlines(), which drops the newline "
-    "inside a quoted CSV cell; csv.DictReader(io.StringIO(text)) would keep multi-line lyrics",
-)
 def test_multiline_lyrics_survive_the_cli_reader(songs):
     rows = dt.load_table(songs)
     rows[1][6] = "line one\nline two"

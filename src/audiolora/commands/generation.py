@@ -12,13 +12,19 @@ ADAPTER_HELP = "Adapter folder, optionally with a scale: DIR or DIR:SCALE (repea
 
 
 @click.command()
-@click.option("--model", "model", required=True, help="Bundled name (gen-mini), diffusers folder or hub id.")
+@click.option(
+    "--model", "model", required=True, help="Bundled name (gen-mini), diffusers folder or hub id."
+)
 @click.option("--prompt", required=True, help="Caption of the music to generate.")
-@click.option("--lyrics", default="", help="Lyrics with [verse]/[chorus] tags; empty = instrumental.")
+@click.option(
+    "--lyrics", default="", help="Lyrics with [verse]/[chorus] tags; empty = instrumental."
+)
 @click.option("--duration", type=float, default=10.0, show_default=True, help="Seconds.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--steps", type=int, default=None, help="Sampling steps (default: the checkpoint's).")
-@click.option("--guidance", type=float, default=None, help="Guidance scale (default: the checkpoint's).")
+@click.option(
+    "--guidance", type=float, default=None, help="Guidance scale (default: the checkpoint's)."
+)
 @click.option("--shift", type=float, default=None, help="Time shift (default: the checkpoint's).")
 @click.option("--adapter", "adapters", multiple=True, help=ADAPTER_HELP)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output WAV file.")
@@ -28,7 +34,8 @@ def generate(model, prompt, lyrics, duration, seed, steps, guidance, shift, adap
 
     from ..audio import write_audio
     from ..errors import UsageError
-    from ..families.generation.inference import generate as run, parse_adapter_arg
+    from ..families.generation.inference import generate as run
+    from ..families.generation.inference import parse_adapter_arg
     from ..families.generation.report import save_spectrogram
 
     if duration <= 0:
@@ -53,20 +60,28 @@ def generate(model, prompt, lyrics, duration, seed, steps, guidance, shift, adap
         )
     path = write_audio(out, audio, sr)
     png = save_spectrogram(audio, sr, Path(out).with_suffix(".png"), prompt[:60])
-    info(f"{path} ({audio.shape[1] / sr:.2f} s at {sr} Hz, {audio.shape[0]} channels); spectrogram {png}")
+    info(
+        f"{path} ({audio.shape[1] / sr:.2f} s at {sr} Hz, {audio.shape[0]} channels); spectrogram {png}"
+    )
 
 
 @click.command()
-@click.option("--model", "model", required=True, help="Base: bundled name, diffusers folder or hub id.")
+@click.option(
+    "--model", "model", required=True, help="Base: bundled name, diffusers folder or hub id."
+)
 @click.option("--adapter", "adapters", multiple=True, required=True, help=ADAPTER_HELP)
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Merged diffusers folder.")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False), help="Merged diffusers folder."
+)
 def merge(model, adapters, out) -> None:
     """Merge adapters into the base's DiT and write a complete diffusers pipeline folder."""
     from ..families.generation.export import merge_to_folder
     from ..families.generation.inference import parse_adapter_arg
 
     folder = merge_to_folder(model, [parse_adapter_arg(a) for a in adapters], out)
-    info(f"merged pipeline -> {folder}; use it with: audiolora generate --model {folder} --prompt ...")
+    info(
+        f"merged pipeline -> {folder}; use it with: audiolora generate --model {folder} --prompt ..."
+    )
 
 
 @click.command("export-lora")

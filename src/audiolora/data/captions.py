@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import json
 import os
 import re
@@ -164,7 +165,7 @@ def read_caption_csv(path: str | os.PathLike) -> dict[str, Caption]:
             text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError:
             raise DataError(f"{path}: not UTF-8 text; save the CSV as UTF-8") from None
-        reader = csv.DictReader(text.splitlines())
+        reader = csv.DictReader(io.StringIO(text))
         columns = reader.fieldnames or []
     file_column = next((c for c in FILE_COLUMNS if c in columns), None)
     if file_column is None:
@@ -278,7 +279,8 @@ def load_captions(
         raise DataError(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)})")
     table = read_caption_csv(csv_path) if csv_path else {}
     if table:  # a captions table names the files to use (e.g. mixtures, not their stems)
-        files = [Path(p) for p in table]
+        root = folder.resolve()
+        files = [Path(p) for p in table if Path(p).is_relative_to(root)]
         missing = [p for p in files if not p.is_file()]
         if missing:
             raise DataError(

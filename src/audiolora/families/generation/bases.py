@@ -92,8 +92,6 @@ def checkpoint_variant(pipe) -> str:
     config = pipe.transformer.config
     if getattr(config, "is_turbo", False) or getattr(config, "model_version", None) == "turbo":
         return "turbo"
-    if "turbo" in str(getattr(config, "_name_or_path", "")).lower():
-        return "turbo"
     return "base"
 
 

@@ -49,7 +49,7 @@ def ace_step_pipeline(
     text_hidden: int = 32,
     text_layers: int = 1,
     vae_hidden: int = 8,
-    downsampling: tuple[int, ...] = (2, 4, 4),
+    downsampling: tuple[int, ...] = (4, 8, 8),
     samplerate: int = 16000,
     audio_channels: int = 2,
     is_turbo: bool = True,

@@ -32,8 +32,17 @@ def peft_lora_state(adapter_dir: str | Path) -> tuple[dict, dict]:
         raise AudioloraError(
             f"{folder}: the adapter also trains full tensors, which the diffusers LoRA layout cannot hold"
         )
-    keep = ("r", "lora_alpha", "target_modules", "rank_pattern", "alpha_pattern", "use_rslora",
-            "lora_dropout", "init_lora_weights", "bias")
+    keep = (
+        "r",
+        "lora_alpha",
+        "target_modules",
+        "rank_pattern",
+        "alpha_pattern",
+        "use_rslora",
+        "lora_dropout",
+        "init_lora_weights",
+        "bias",
+    )
     return state, {k: config[k] for k in keep if k in config}
 
 
