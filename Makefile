@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0 \
-	  || $(PY) -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
+	  || $(PY) -m pip install -q torch  # through the configured package index only
 	$(PY) -m pip install -q -e '.[test]'
 	$(PY) -m pip install -q --no-deps basic-pitch==0.4.0  # nmp.onnx for the equivalence tests (no TensorFlow)
 	touch $@
