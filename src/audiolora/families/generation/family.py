@@ -47,11 +47,32 @@ def split_items(root: Path, items: list[CaptionedAudio]) -> dict[str, list[Capti
     return out
 
 
+# checkpoint kind -> the Family class that trains it; other kinds' modules add themselves here
+KIND_FAMILIES: dict[str, type] = {}
+
+
 @register_family("generation")
 class GenerationFamily(Family):
-    """Text-to-music DiTs (ACE-Step through diffusers): cache -> flow matching -> samples -> distances."""
+    """Text-to-music DiTs (ACE-Step through diffusers): cache -> flow matching -> samples -> distances.
+
+    `model.family: generation` covers every generation checkpoint: constructing this class returns
+    the subclass registered in KIND_FAMILIES for the checkpoint's kind (ACE-Step: this class).
+    """
+
+    def __new__(cls, config: RunConfig):
+        if cls is GenerationFamily:
+            kind = checkpoint_kind(config.model.name)
+            target = KIND_FAMILIES.get(kind)
+            if target is None:
+                require_trainable(kind, config.model.name)
+            if target is not None and target is not cls:
+                return target(config)
+        return super().__new__(cls)
 
     def __init__(self, config: RunConfig):
+        if getattr(self, "_initialised", False):
+            return
+        self._initialised = True
         super().__init__(config)
         self.options = config.generation
         self.location = resolve_location(config.model.name)
@@ -252,6 +273,14 @@ def pipeline_kind_name(location: str) -> str:
     from .bases import SUPPORTED
 
     return SUPPORTED[pipeline_class_name(location)]
+
+
+def checkpoint_kind(name: str) -> str:
+    """The kind of checkpoint `name` is (ace-step, stable-audio, ...), from its own files."""
+    return pipeline_kind_name(resolve_location(name))
+
+
+KIND_FAMILIES["ace-step"] = GenerationFamily
 
 
 __all__ = ["GenerationFamily", "pipeline_kind"]

@@ -10,7 +10,12 @@ import numpy as np
 import torch
 
 from ...errors import AudioloraError
+from .bases import SUPPORTED as SUPPORTED_KINDS
 from .bases import checkpoint_variant, load_pipeline, pipeline_kind, sampling_defaults
+
+# checkpoint kind -> generate() for kinds that do not sample through run_pipeline (their modules
+# register themselves); every entry takes generate()'s arguments and returns (audio, samplerate)
+GENERATORS: dict[str, Callable[..., tuple[np.ndarray, int]]] = {}
 
 
 def attach_adapters(pipe, adapters: Sequence[tuple[str, float]], variant: str) -> None:
@@ -102,6 +107,22 @@ def generate(
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, int]:
     """One clip [channels, samples] float32 and its sample rate, from a base name/folder/hub id."""
+    from .bases import pipeline_class_name, resolve_location
+
+    kind = SUPPORTED_KINDS.get(pipeline_class_name(resolve_location(model)))
+    if kind in GENERATORS:  # kinds with their own sampling path (e.g. autoregressive ones)
+        return GENERATORS[kind](
+            model,
+            prompt,
+            lyrics=lyrics,
+            duration=duration,
+            seed=seed,
+            steps=steps,
+            guidance=guidance,
+            shift=shift,
+            adapters=adapters,
+            progress=progress,
+        )
     pipe = load_pipeline(model)
     pipeline_kind(pipe)
     variant = checkpoint_variant(pipe)
