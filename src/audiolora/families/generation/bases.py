@@ -23,7 +23,18 @@ SUPPORTED = {
     "StableAudioPipeline": "stable-audio",
     "StableAudio3Pipeline": "stable-audio-3",
 }
-TRAINABLE = ("ace-step",)  # kinds whose objective and cache are implemented
+TRAINABLE = ("ace-step", "stable-audio")  # kinds whose objective and cache are implemented
+# kinds whose Family / sampler live in their own module, imported on first use (they register
+# themselves in family.KIND_FAMILIES and inference.RUNNERS / GENERATORS)
+KIND_MODULES = {"stable-audio": "stable_audio"}
+
+
+def import_kind(kind: str) -> None:
+    """Import the module of `kind` (if it has one) so that it registers itself."""
+    if kind in KIND_MODULES:
+        import importlib
+
+        importlib.import_module(f"{__package__}.{KIND_MODULES[kind]}")
 
 
 @dataclass(frozen=True)

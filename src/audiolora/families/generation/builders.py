@@ -124,3 +124,84 @@ def ace_step_pipeline(
         condition_encoder=condition_encoder,
         scheduler=scheduler,
     )
+
+
+def stable_audio_pipeline(
+    *,
+    heads: int = 2,
+    head_dim: int = 16,
+    layers: int = 2,
+    latent_dim: int = 8,
+    cross_dim: int = 32,
+    text_hidden: int = 32,
+    text_layers: int = 1,
+    max_tokens: int = 32,
+    vae_hidden: int = 8,
+    downsampling: tuple[int, ...] = (4, 8, 8),
+    samplerate: int = 16000,
+    audio_channels: int = 2,
+    sample_size: int = 128,  # latent frames the pipeline always generates (2 s at 16 kHz, hop 256)
+    max_seconds: int = 512,
+    seed: int = 0,
+):
+    """A random-init StableAudioPipeline (DiT, Oobleck VAE, T5 encoder, projection model) with the
+    scheduler Stable Audio Open ships (cosine DPM-Solver, v-prediction, sigma_data 1)."""
+    from diffusers import (
+        AutoencoderOobleck,
+        CosineDPMSolverMultistepScheduler,
+        StableAudioDiTModel,
+        StableAudioPipeline,
+        StableAudioProjectionModel,
+    )
+    from transformers import T5Config, T5EncoderModel
+
+    torch.manual_seed(seed)
+    tokenizer = char_tokenizer()
+    tokenizer.model_max_length = max_tokens  # the pipeline pads every prompt to this length
+    text_encoder = T5EncoderModel(
+        T5Config(
+            vocab_size=len(tokenizer),
+            d_model=text_hidden,
+            d_kv=text_hidden // 2,
+            d_ff=text_hidden * 2,
+            num_layers=text_layers,
+            num_heads=2,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
+    transformer = StableAudioDiTModel(
+        sample_size=sample_size,
+        in_channels=latent_dim,
+        out_channels=latent_dim,
+        num_layers=layers,
+        attention_head_dim=head_dim,
+        num_attention_heads=heads,
+        num_key_value_attention_heads=max(1, heads // 2),
+        cross_attention_dim=cross_dim,
+        time_proj_dim=16,
+        global_states_input_dim=2 * cross_dim,
+        cross_attention_input_dim=cross_dim,
+    )
+    projection_model = StableAudioProjectionModel(
+        text_encoder_dim=text_hidden, conditioning_dim=cross_dim, min_value=0, max_value=max_seconds
+    )
+    vae = AutoencoderOobleck(
+        encoder_hidden_size=2 * latent_dim,  # the encoder emits mean and scale: latent = half
+        downsampling_ratios=list(downsampling),
+        channel_multiples=[1, 2, 2][: len(downsampling)] + [2] * max(0, len(downsampling) - 3),
+        decoder_channels=vae_hidden,
+        decoder_input_channels=latent_dim,
+        audio_channels=audio_channels,
+        sampling_rate=samplerate,
+    )
+    scheduler = CosineDPMSolverMultistepScheduler(
+        sigma_min=0.3, sigma_max=500, sigma_data=1.0, solver_order=2, prediction_type="v_prediction"
+    )
+    return StableAudioPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        projection_model=projection_model,
+        tokenizer=tokenizer,
+        transformer=transformer,
+        scheduler=scheduler,
+    )

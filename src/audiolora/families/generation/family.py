@@ -15,6 +15,7 @@ from ..base import Family, register_family
 from . import ace_step
 from .bases import (
     checkpoint_variant,
+    import_kind,
     pipeline_class_name,
     pipeline_kind,
     require_trainable,
@@ -62,6 +63,7 @@ class GenerationFamily(Family):
     def __new__(cls, config: RunConfig):
         if cls is GenerationFamily:
             kind = checkpoint_kind(config.model.name)
+            import_kind(kind)
             target = KIND_FAMILIES.get(kind)
             if target is None:
                 require_trainable(kind, config.model.name)

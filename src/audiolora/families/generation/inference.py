@@ -16,6 +16,14 @@ from .bases import checkpoint_variant, load_pipeline, pipeline_kind, sampling_de
 # checkpoint kind -> generate() for kinds that do not sample through run_pipeline (their modules
 # register themselves); every entry takes generate()'s arguments and returns (audio, samplerate)
 GENERATORS: dict[str, Callable[..., tuple[np.ndarray, int]]] = {}
+# checkpoint kind -> run_pipeline for pipelines whose __call__ takes other argument names than
+# ACE-Step's (their modules register themselves); same arguments and result as run_pipeline
+RUNNERS: dict[str, Callable[..., np.ndarray]] = {}
+
+
+def sample_rate(pipe) -> int:
+    """The pipeline's output rate (ACE-Step names it; the others use their VAE's)."""
+    return int(getattr(pipe, "sample_rate", None) or pipe.vae.config.sampling_rate)
 
 
 def attach_adapters(pipe, adapters: Sequence[tuple[str, float]], variant: str) -> None:
@@ -67,6 +75,20 @@ def run_pipeline(
     on_step: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Audio [n, channels, samples] for `prompts` with fixed seeds (seed + i for prompt i)."""
+    runner = RUNNERS.get(pipeline_kind(pipe))
+    if runner is not None:
+        return runner(
+            pipe,
+            prompts,
+            lyrics=lyrics,
+            duration=duration,
+            seed=seed,
+            steps=steps,
+            guidance=guidance,
+            shift=shift,
+            variant=variant,
+            on_step=on_step,
+        )
     variant = variant or checkpoint_variant(pipe)
     d = sampling_defaults(variant, steps, shift, guidance)
     out = []
@@ -107,9 +129,10 @@ def generate(
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, int]:
     """One clip [channels, samples] float32 and its sample rate, from a base name/folder/hub id."""
-    from .bases import pipeline_class_name, resolve_location
+    from .bases import import_kind, pipeline_class_name, resolve_location
 
     kind = SUPPORTED_KINDS.get(pipeline_class_name(resolve_location(model)))
+    import_kind(kind)
     if kind in GENERATORS:  # kinds with their own sampling path (e.g. autoregressive ones)
         return GENERATORS[kind](
             model,
@@ -139,5 +162,5 @@ def generate(
         variant=variant,
         on_step=progress,
     )[0]
-    samples = int(round(duration * pipe.sample_rate))
-    return audio[:, :samples].astype(np.float32), int(pipe.sample_rate)
+    samples = int(round(duration * sample_rate(pipe)))
+    return audio[:, :samples].astype(np.float32), sample_rate(pipe)

@@ -13,7 +13,7 @@ import torch.nn as nn
 
 from ...audio import read_audio, write_audio
 from .bases import load_pipeline
-from .inference import run_pipeline
+from .inference import run_pipeline, sample_rate
 
 
 def save_spectrogram(audio: np.ndarray, samplerate: int, path: Path, title: str = "") -> Path:
@@ -69,7 +69,7 @@ def generation_report(family, model: nn.Module, run_dir: Path) -> dict[str, Any]
     held_out = held_out[: max(2, options.eval_clips)]
     train = items.get("train", [])[: options.eval_clips]
     pipe = load_pipeline(family.config.model.name)
-    sr = int(pipe.sample_rate)
+    sr = sample_rate(pipe)
     channels = int(pipe.vae.config.audio_channels)
     duration = float(min(options.window_seconds, min(i.meta.duration or 1e9 for i in held_out)))
     if duration >= 1e9:

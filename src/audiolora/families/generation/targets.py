@@ -14,15 +14,30 @@ PRESETS = {
 }
 PRESETS["both"] = PRESETS["self"] + PRESETS["cross"]
 
+# Stable Audio's StableAudioDiTModel: attn1 self, attn2 cross, ff.net feed-forward, timestep_proj
+# the time-embedding MLP, proj_out the output projection
+SA_BLOCK = "transformer_blocks.*"
+STABLE_AUDIO = {
+    "self": [f"{SA_BLOCK}.attn1.{p}" for p in ATTENTION_PARTS],
+    "cross": [f"{SA_BLOCK}.attn2.{p}" for p in ATTENTION_PARTS],
+    "ffn": [f"{SA_BLOCK}.ff.net.0.proj", f"{SA_BLOCK}.ff.net.2"],
+    "time": ["timestep_proj.0", "timestep_proj.2"],
+    "output": ["proj_out"],
+}
+STABLE_AUDIO["both"] = STABLE_AUDIO["self"] + STABLE_AUDIO["cross"]
+KIND_PRESETS = {"ace-step": PRESETS, "stable-audio": STABLE_AUDIO}
 
-def preset_targets(preset: str) -> list[str]:
-    """Globs for `both`, `self+time+output`, ...; a one-line error naming the valid presets."""
+
+def preset_targets(preset: str, kind: str = "ace-step") -> list[str]:
+    """Globs for `both`, `self+time+output`, ... on `kind`'s DiT; a one-line error naming the
+    valid presets."""
+    presets = KIND_PRESETS[kind]
     globs: list[str] = []
     for part in preset.split("+"):
         part = part.strip()
-        if part not in PRESETS:
+        if part not in presets:
             raise ConfigError(
-                f"generation.target_preset={preset}: {part!r} unknown (join with +: {', '.join(PRESETS)})"
+                f"generation.target_preset={preset}: {part!r} unknown (join with +: {', '.join(presets)})"
             )
-        globs += [g for g in PRESETS[part] if g not in globs]
+        globs += [g for g in presets[part] if g not in globs]
     return globs
