@@ -196,6 +196,8 @@ def test_train_cli_end_to_end_reports_base_vs_adapted(tiny_ace, tmp_path):
             "train.max_steps=4",
             "train.eval_every=2",
             "train.checkpoint_every=2",
+            "generation.sample_every=2",
+            "generation.sample_steps=2",
             "--run-name",
             "g",
         ]
@@ -208,6 +210,19 @@ def test_train_cli_end_to_end_reports_base_vs_adapted(tiny_ace, tmp_path):
     assert set(gen) >= {"afd", "log_mel", "frechet"}
     assert all(set(v) == {"base", "adapted", "change_pct"} for v in gen.values())
     assert (run / "samples" / "final" / "adapted" / "00.wav").is_file()
+    import soundfile as sf
+
+    for step in (2, 4):  # samples while training, every generation.sample_every steps
+        audio, sr = sf.read(run / "samples" / f"step_{step}" / "00.wav", always_2d=True)
+        assert (
+            sr == 16000
+            and abs(audio.shape[0] - 8000) <= 256
+            and (run / "samples" / f"step_{step}" / "00.png").is_file()
+        )
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"audio": 0}).Reload()
+    assert "samples/00" in events.Tags()["audio"]
     assert (run / "final" / "adapter_model.safetensors").is_file()
     assert (
         json.loads((run / "final" / "audiolora.json").read_text())["metadata"]["variant"] == "turbo"

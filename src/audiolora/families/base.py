@@ -63,6 +63,10 @@ class Family(ABC):
         """Trainable tensors trained in full (e.g. new output heads); they use `train.full_lr`."""
         return []
 
+    def after_evaluation(self, model: nn.Module, step: int, run_dir: Path, log: Any) -> None:
+        """Called on the main process after each evaluation (e.g. to write audio samples)."""
+        return None
+
     def final_report(self, model: nn.Module, run_dir: Path) -> dict[str, Any]:
         """Evaluation after training (base vs adapted); written into metrics.json by the trainer."""
         return {}

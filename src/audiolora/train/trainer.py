@@ -295,6 +295,11 @@ class Trainer:
         self.state["evals"].append(record)
         self.state["last_eval_step"] = step
         if self.is_main:
+            was_training = self.raw_model.training
+            self.raw_model.eval()
+            with isolated_rng(self.config.run.seed), torch.no_grad():
+                self.family.after_evaluation(self.raw_model, step, self.run_dir, self.log)
+            self.raw_model.train(was_training)
             self.log.scalars(step, metrics, "val/")
             self.log.scalars(step, {f"{key}_ma": verdict.smoothed}, "val/")
             shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())

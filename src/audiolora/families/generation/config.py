@@ -34,7 +34,8 @@ class GenerationOptions(BaseModel):
     timestep_mean: float = 0.0
     timestep_std: float = Field(1.0, gt=0)
     cfg_dropout: float = Field(0.1, ge=0, le=1)
-    # samples while training: K fixed-seed prompts every N steps (0: never)
+    # samples while training, at evaluations whose step is a multiple of sample_every (0: never);
+    # the prompts, or else the first two held-out clips' captions
     sample_every: int = Field(0, ge=0)
     sample_prompts: list[str] = Field(default_factory=list)
     sample_seconds: float = Field(4.0, gt=0)

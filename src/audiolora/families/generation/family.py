@@ -265,6 +265,13 @@ class GenerationFamily(Family):
         )
         return facts
 
+    def after_evaluation(self, model: nn.Module, step: int, run_dir: Path, log: Any) -> None:
+        every = self.options.sample_every
+        if every and step % every == 0:
+            from .samples import write_samples
+
+            write_samples(self, model, step, run_dir, log)
+
     def final_report(self, model: nn.Module, run_dir: Path) -> dict[str, Any]:
         from .report import generation_report
 
