@@ -227,3 +227,22 @@ def test_train_cli_end_to_end_reports_base_vs_adapted(tiny_ace, tmp_path):
     assert (
         json.loads((run / "final" / "audiolora.json").read_text())["metadata"]["variant"] == "turbo"
     )
+
+
+def test_gradient_rank_mode_spreads_a_budget_over_the_dit(tiny_ace, clips, tmp_path):
+    _, fam = family_for(
+        tiny_ace,
+        clips,
+        tmp_path,
+        "adapter.rank_mode=gradient",
+        "adapter.rank_budget=64",
+        "adapter.gradient_batches=2",
+        "adapter.min_rank=1",
+        "train.batch_size=2",
+    )
+    model = fam.build_model()
+    from audiolora.adapters.engine import adapters_of
+
+    ranks = adapters_of(model)["default"].ranks
+    assert len(ranks) == 16 and len(set(ranks.values())) > 1  # not uniform
+    assert abs(sum(ranks.values()) - 64) <= len(ranks)

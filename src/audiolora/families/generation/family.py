@@ -166,9 +166,28 @@ class GenerationFamily(Family):
             spec = spec.model_copy(update={"targets": preset_targets(self.options.target_preset)})
         self.silence = cache.shared["silence_latent"]
         self.null_emb = cache.shared["null_condition_emb"]
+        if spec.rank_mode == "gradient":
+            spec = spec.with_ranks(self._gradient_ranks(model, spec))
         model.eval()
         attach_adapter(model, spec, example_inputs=self._example_inputs(model))
         return model
+
+    def _gradient_ranks(self, model, spec) -> dict[str, int]:
+        """Seed 004's gradient sensitivity on a few cached batches (the run's own loss)."""
+        from ...adapters import estimate_gradient_ranks
+
+        train, _ = self.datasets()
+        batches = (
+            collate_clips(
+                [train[i % len(train)] for i in range(n, n + self.config.train.batch_size)]
+            )
+            for n in range(
+                0,
+                spec.gradient_batches * self.config.train.batch_size,
+                self.config.train.batch_size,
+            )
+        )
+        return estimate_gradient_ranks(model, spec, batches, self.training_loss)
 
     def _variant(self, transformer) -> str:
         if self.options.variant != "auto":
