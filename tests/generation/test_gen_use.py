@@ -155,3 +155,36 @@ def test_generate_bad_model_and_duration_are_one_line(tmp_path, capsys):
         main(["generate", "--model", "x/y", "--prompt", "x", "--duration", "0", "--out", "a.wav"])
         == 2
     )
+
+
+def test_lokr_on_the_dit_exports_for_lycoris(tiny_ace, tmp_path):
+    import lycoris
+    from diffusers import AceStepTransformer1DModel
+
+    from audiolora.adapters import AdapterSpec, attach_adapter, export_lycoris
+    from audiolora.families.generation.targets import preset_targets
+
+    def load():
+        return AceStepTransformer1DModel.from_pretrained(tiny_ace, subfolder="transformer").eval()
+
+    model, base = load(), load()
+    attach_adapter(model, AdapterSpec(kind="lokr", rank=4, alpha=4, targets=preset_targets("both")))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lokr_w1" in name:
+                p.normal_(0, 0.3)
+    folder = export_lycoris(model, tmp_path / "lyco")
+    network, _ = lycoris.create_lycoris_from_weights(
+        1.0, str(folder / "lokr_weights.safetensors"), base
+    )
+    assert len(network.loras) == 16
+    network.apply_to()
+    x, t = torch.randn(1, 10, 8), torch.tensor([0.4])
+    hidden, ctx = torch.randn(1, 7, 32), torch.randn(1, 10, 16)
+    with torch.no_grad():
+        ours = model(x, t, t, hidden, ctx, return_dict=False)[0]
+        theirs = base(x, t, t, hidden, ctx, return_dict=False)[0]
+        plain = load()(x, t, t, hidden, ctx, return_dict=False)[0]
+    assert (ours - plain).abs().max() > 1e-4
+    torch.testing.assert_close(theirs, ours, atol=1e-5, rtol=1e-4)
