@@ -158,7 +158,9 @@ def _excluded(name: str, exclude) -> bool:
 
 def _inside_mha(name: str, candidates: dict) -> bool:
     parent = name.rsplit(".", 1)[0]
-    return candidates.get(name, (None, None))[1] is not None or f"{parent}.q_proj" in candidates
+    # the parent is an nn.MultiheadAttention when its `q_proj` is a virtual part (a plain attention
+    # module's real q_proj Linear is not: its out_proj is adaptable on its own)
+    return any(candidates.get(n, (None, None))[1] is not None for n in (name, f"{parent}.q_proj"))
 
 
 def _is_mha(model: nn.Module, name: str) -> bool:

@@ -22,11 +22,13 @@ SUPPORTED = {
     "AceStepPipeline": "ace-step",
     "StableAudioPipeline": "stable-audio",
     "StableAudio3Pipeline": "stable-audio-3",
+    "MusicgenForConditionalGeneration": "musicgen",  # a transformers model, not a diffusers pipeline
 }
+TRANSFORMERS_MODELS = {"musicgen": "MusicgenForConditionalGeneration"}  # config.json model_type
 TRAINABLE = ("ace-step", "stable-audio")  # kinds whose objective and cache are implemented
 # kinds whose Family / sampler live in their own module, imported on first use (they register
 # themselves in family.KIND_FAMILIES and inference.RUNNERS / GENERATORS)
-KIND_MODULES = {"stable-audio": "stable_audio"}
+KIND_MODULES = {"stable-audio": "stable_audio", "musicgen": "musicgen"}
 
 
 def import_kind(kind: str) -> None:
@@ -62,7 +64,7 @@ def resolve_location(name: str) -> str:
         return str(folder)
     path = Path(name)
     if path.exists():
-        if not (path / "model_index.json").is_file():
+        if not (path / "model_index.json").is_file() and not transformers_class_name(path):
             raise AudioloraError(
                 f"{path}: not a diffusers pipeline folder (no model_index.json); give the folder "
                 "written by save_pretrained or a hub id"
@@ -74,9 +76,34 @@ def resolve_location(name: str) -> str:
     return name
 
 
+def transformers_class_name(folder: Path) -> str | None:
+    """The supported transformers class of a folder without model_index.json (its config.json)."""
+    config = folder / "config.json"
+    if (folder / "model_index.json").is_file() or not config.is_file():
+        return None
+    try:
+        model_type = json.loads(config.read_text()).get("model_type")
+    except (OSError, ValueError):
+        return None
+    return TRANSFORMERS_MODELS.get(model_type)
+
+
+def _hub_transformers_class(location: str) -> str | None:
+    from huggingface_hub import hf_hub_download
+
+    try:
+        config = Path(hf_hub_download(location, "config.json"))
+    except Exception:
+        return None
+    return transformers_class_name(config.parent)
+
+
 def pipeline_class_name(location: str) -> str:
-    """The pipeline class a checkpoint declares in its model_index.json."""
+    """The pipeline class a checkpoint declares in its model_index.json (or a supported transformers
+    model's class, from its config.json)."""
     local = Path(location)
+    if local.is_dir() and transformers_class_name(local):
+        return transformers_class_name(local)
     if local.is_dir():
         index = json.loads((local / "model_index.json").read_text())
     else:  # hub id: only model_index.json is fetched here (or read from the local cache)
@@ -85,6 +112,9 @@ def pipeline_class_name(location: str) -> str:
         try:
             index = json.loads(Path(hf_hub_download(location, "model_index.json")).read_text())
         except Exception as exc:
+            found = _hub_transformers_class(location)
+            if found:
+                return found
             raise AudioloraError(
                 f"{location}: cannot fetch model_index.json from the hub ({type(exc).__name__}); "
                 "download the checkpoint and pass its folder"

@@ -205,3 +205,114 @@ def stable_audio_pipeline(
         transformer=transformer,
         scheduler=scheduler,
     )
+
+
+def t5_char_tokenizer():
+    """A character-level T5Tokenizer (a Unigram over single characters and the word marker "▁"):
+    T5's own tokenizer class and pre-tokenizer, with a vocabulary that needs no training data."""
+    from transformers import T5Tokenizer
+
+    chars = sorted(set(string.printable) - set(" \t\n\r\x0b\x0c"))
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -1.0)]
+    vocab += [(ch, -2.0) for ch in chars]
+    return T5Tokenizer(vocab=vocab, extra_ids=0)
+
+
+def musicgen_model(
+    *,
+    hidden: int = 32,
+    layers: int = 2,
+    heads: int = 2,
+    codebooks: int = 4,
+    codebook_size: int = 64,
+    text_hidden: int = 16,
+    samplerate: int = 16000,
+    ratios: tuple[int, ...] = (8, 5, 4, 2),
+    audio_channels: int = 1,
+    seed: int = 0,
+):
+    """(MusicgenForConditionalGeneration, MusicgenProcessor): random-init T5 encoder, EnCodec and
+    MusicGen decoder, laid out like facebook/musicgen-* (special token = codebook_size, CFG 3)."""
+    from transformers import (
+        EncodecConfig,
+        EncodecFeatureExtractor,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        MusicgenProcessor,
+        T5Config,
+    )
+
+    torch.manual_seed(seed)
+    tokenizer = t5_char_tokenizer()
+    hop = 1
+    for r in ratios:
+        hop *= r
+    bits = (codebook_size - 1).bit_length()  # EnCodec picks its codebooks from the bandwidth
+    channel_books = codebooks // audio_channels
+    codec = EncodecConfig(
+        sampling_rate=samplerate,
+        audio_channels=1,
+        hidden_size=16,
+        num_filters=4,
+        num_lstm_layers=1,
+        upsampling_ratios=list(ratios),
+        codebook_size=codebook_size,
+        target_bandwidths=[channel_books * bits * samplerate / hop / 1000],
+    )
+    text = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=text_hidden,
+        d_kv=8,
+        d_ff=2 * text_hidden,
+        num_layers=1,
+        num_heads=2,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    special = codebook_size
+    decoder = MusicgenDecoderConfig(
+        vocab_size=codebook_size,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        ffn_dim=2 * hidden,
+        num_codebooks=codebooks,
+        audio_channels=audio_channels,
+        max_position_embeddings=2048,
+        pad_token_id=special,
+        bos_token_id=special,
+        decoder_start_token_id=special,
+    )
+    model = MusicgenForConditionalGeneration(
+        MusicgenConfig(text_encoder=text, audio_encoder=codec, decoder=decoder)
+    )
+    _spread_codebooks(model.audio_encoder, samplerate)
+    model.generation_config.update(
+        do_sample=True,
+        guidance_scale=3.0,
+        max_length=256,
+        pad_token_id=special,
+        bos_token_id=special,
+        decoder_start_token_id=special,
+    )
+    features = EncodecFeatureExtractor(feature_size=1, sampling_rate=samplerate)
+    return model, MusicgenProcessor(feature_extractor=features, tokenizer=tokenizer)
+
+
+def _spread_codebooks(codec, samplerate: int) -> None:
+    """EnCodec's codebooks start at zero (a trained one is k-means initialised, then learned), which
+    would map every frame to code 0: initialise them the k-means way, from encoder frames of a chirp."""
+    seconds = 4
+    t = torch.arange(seconds * samplerate) / samplerate
+    freq = 60 * (samplerate / 2 / 60) ** (t / seconds)  # exponential sweep to Nyquist
+    chirp = 0.3 * torch.sin(2 * torch.pi * torch.cumsum(freq, 0) / samplerate)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        frames = codec.encoder(chirp[None, None])[0].T  # [frames, D]
+        for layer in codec.quantizer.layers:
+            book = layer.codebook
+            pick = torch.randint(0, frames.shape[0], (book.embed.shape[0],), generator=gen)
+            book.embed.copy_(frames[pick] + 1e-3 * torch.randn(book.embed.shape, generator=gen))
+            book.embed_avg.copy_(book.embed)
+            frames = frames - book.decode(book.encode(frames))
