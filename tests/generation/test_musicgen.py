@@ -299,3 +299,26 @@ def test_train_cli_end_to_end_reports_base_vs_adapted(tiny_musicgen, tmp_path):
         main([*args, "--duration", "0.5", "--adapter", str(run / "final"), "--out", str(out)]) == 0
     )
     assert sf.read(out, always_2d=True)[0].shape == (8000, 1)
+
+
+def test_stereo_checkpoint_interleaves_left_and_right_codebooks():
+    from genkit import tone
+
+    from audiolora.families.generation.builders import musicgen_model
+    from audiolora.families.generation.musicgen_model import (
+        delay_pattern,
+        encode_audio,
+        sample,
+        start_token,
+    )
+
+    model, processor = musicgen_model(audio_channels=2, codebooks=8)
+    wave = np.stack([tone(220, 0.6)[0], tone(330, 0.6, seed=1)[0]])
+    codes = encode_audio(model, processor, wave)
+    assert codes.shape == (8, 30)
+    for side in (0, 1):
+        alone = model.audio_encoder.encode(torch.from_numpy(wave[side])[None, None]).audio_codes
+        assert torch.equal(codes[side::2], alone[0, 0])
+    _, valid = delay_pattern(model.decoder, codes[None], start_token(model))
+    assert valid.shape == (8, 34)  # 4 codebooks a channel: 4 delays
+    assert sample(model, processor, ["a koto"], duration=0.3).shape == (1, 2, 4800)

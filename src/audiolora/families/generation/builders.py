@@ -296,7 +296,7 @@ def musicgen_model(
         bos_token_id=special,
         decoder_start_token_id=special,
     )
-    features = EncodecFeatureExtractor(feature_size=1, sampling_rate=samplerate)
+    features = EncodecFeatureExtractor(feature_size=audio_channels, sampling_rate=samplerate)
     return model, MusicgenProcessor(feature_extractor=features, tokenizer=tokenizer)
 
 

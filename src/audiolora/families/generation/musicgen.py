@@ -178,9 +178,11 @@ class MusicGenFamily(GenerationFamily):
             gens = [torch.Generator().manual_seed(int(s)) for s in batch["noise_seed"]]
             drop = torch.cat([cfg_dropout_mask(1, self.options.cfg_dropout, g) for g in gens])
             drop = drop.to(hidden.device)
-            # the unconditional input (zero states, zero mask), as generate() builds it for CFG
-            hidden = torch.where(drop.view(-1, 1, 1), torch.zeros_like(hidden), hidden)
-            mask = torch.where(drop.view(-1, 1), torch.zeros_like(mask), mask)
+            # the model's unconditional input (get_unconditional_inputs: zero states, zero mask)
+            null = self._cache.shared["null_hidden_states"].to(hidden).expand_as(hidden)
+            null_mask = self._cache.shared["null_attention_mask"].to(mask).expand_as(mask)
+            hidden = torch.where(drop.view(-1, 1, 1), null, hidden)
+            mask = torch.where(drop.view(-1, 1), null_mask, mask)
         codes = batch["codes"].transpose(1, 2)
         return musicgen_loss(model, codes, batch["frame_mask"], hidden, mask, self.start)
 

@@ -89,7 +89,7 @@ def encode_audio(model, processor, wave: np.ndarray) -> torch.Tensor:
     """EnCodec codes [K, T] (int64) of a waveform [channels, samples] at the codec's rate."""
     sr = int(model.config.audio_encoder.sampling_rate)
     channels = int(model.decoder.config.audio_channels)
-    audio = list(wave) if channels == 2 else wave[0]
+    audio = wave if channels == 2 else wave[0]  # the feature extractor takes [2, T] for stereo
     inputs = processor(audio=audio, sampling_rate=sr, return_tensors="pt")
     values = inputs["input_values"]
     if values.dim() == 2:
