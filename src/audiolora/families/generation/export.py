@@ -68,9 +68,21 @@ def export_diffusers_lora(adapter_dir: str | Path, out_dir: str | Path) -> Path:
 def merge_to_folder(model: str, adapters: list[tuple[str, float]], out_dir: str | Path) -> Path:
     """A complete diffusers pipeline folder whose DiT has the adapters merged in (no adapter layers)."""
     from ...adapters import merge_adapter
-    from .bases import checkpoint_variant
+    from .bases import (
+        SUPPORTED,
+        TRANSFORMERS_MODELS,
+        checkpoint_variant,
+        pipeline_class_name,
+        resolve_location,
+    )
     from .inference import attach_adapters
 
+    kind = SUPPORTED[pipeline_class_name(resolve_location(model))]
+    if kind in TRANSFORMERS_MODELS:
+        raise AudioloraError(
+            f"{model}: merge writes diffusers pipeline folders; a {kind} model is not one (load its "
+            "adapter at generate time with --adapter, or merge with peft's merge_and_unload)"
+        )
     pipe = load_pipeline(model)
     attach_adapters(pipe, adapters, checkpoint_variant(pipe))
     pipe.transformer = merge_adapter(pipe.transformer, unload=True)
