@@ -188,3 +188,34 @@ def test_lokr_on_the_dit_exports_for_lycoris(tiny_ace, tmp_path):
         plain = load()(x, t, t, hidden, ctx, return_dict=False)[0]
     assert (ours - plain).abs().max() > 1e-4
     torch.testing.assert_close(theirs, ours, atol=1e-5, rtol=1e-4)
+
+
+def test_comfyui_layout_names_the_original_modules_and_round_trips(tiny_ace, adapter, tmp_path):
+    """ComfyUI's ACE-Step 1.5 model keeps the original names (q_proj, o_proj, proj_in.1) under
+    diffusion_model.decoder.; the file maps back onto our adapter exactly, alpha included."""
+    from diffusers import AceStepTransformer1DModel
+    from safetensors.torch import load_file
+
+    from audiolora.families.generation.export import comfy_module_name
+
+    out = tmp_path / "ace_lora_comfy.safetensors"
+    assert (
+        main(["--quiet", "export-lora", str(adapter), "--out", str(out), "--format", "comfyui"])
+        == 0
+    )
+    comfy = load_file(str(out))
+    ours = load_file(str(adapter / "adapter_model.safetensors"))
+    assert len(comfy) == len(ours) * 3 // 2  # down, up and alpha per module
+    assert "diffusion_model.decoder.layers.0.self_attn.q_proj.lora_down.weight" in comfy
+    assert "diffusion_model.decoder.layers.1.cross_attn.o_proj.lora_up.weight" in comfy
+    assert comfy_module_name("proj_in_conv") == "proj_in.1"
+    model = AceStepTransformer1DModel.from_pretrained(tiny_ace, subfolder="transformer")
+    shapes = {n: m.weight.shape for n, m in model.named_modules() if hasattr(m, "weight")}
+    for key, tensor in ours.items():
+        module, _, rest = key.removeprefix("base_model.model.").partition(".lora_")
+        target = "diffusion_model.decoder." + comfy_module_name(module)
+        kind = "lora_down" if rest.startswith("A") else "lora_up"
+        assert torch.equal(comfy[f"{target}.{kind}.weight"], tensor)
+        assert float(comfy[f"{target}.alpha"]) == 8.0  # the adapter's alpha (rank 4)
+        if kind == "lora_down":  # down [r, in] and up [out, r] fit the module's weight
+            assert tensor.shape[1] == shapes[module][1]

@@ -86,11 +86,25 @@ def merge(model, adapters, out) -> None:
 
 @click.command("export-lora")
 @click.argument("adapter", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
-def export_lora(adapter, out) -> None:
-    """Write a generation LoRA in the diffusers layout (pipe.load_lora_weights(OUT) loads it)."""
-    from ..families.generation.export import export_diffusers_lora
+@click.option(
+    "--out", required=True, type=click.Path(), help="Output folder (diffusers) or file (comfyui)."
+)
+@click.option(
+    "--format",
+    "layout",
+    type=click.Choice(["diffusers", "comfyui"]),
+    default="diffusers",
+    show_default=True,
+    help="diffusers: pipe.load_lora_weights(OUT); comfyui: one .safetensors for ComfyUI's LoRA loader.",
+)
+def export_lora(adapter, out, layout) -> None:
+    """Write an ACE-Step LoRA in the layout an app loads (diffusers pipeline or ComfyUI)."""
+    from ..families.generation.export import export_comfyui_lora, export_diffusers_lora
 
+    if layout == "comfyui":
+        path = export_comfyui_lora(adapter, out)
+        info(f"{path}: put it in ComfyUI's models/loras/ and load it with LoraLoaderModelOnly")
+        return
     path = export_diffusers_lora(adapter, out)
     info(f"{path}: load with AceStepPipeline.from_pretrained(...).load_lora_weights({str(out)!r})")
 
