@@ -219,3 +219,44 @@ def test_comfyui_layout_names_the_original_modules_and_round_trips(tiny_ace, ada
         assert float(comfy[f"{target}.alpha"]) == 8.0  # the adapter's alpha (rank 4)
         if kind == "lora_down":  # down [r, in] and up [out, r] fit the module's weight
             assert tensor.shape[1] == shapes[module][1]
+
+
+def test_a_turbo_adapter_on_a_base_checkpoint_warns(adapter, tmp_path):
+    from audiolora.families.generation.bases import load_pipeline
+    from audiolora.families.generation.builders import ace_step_pipeline
+    from audiolora.families.generation.inference import attach_adapters
+
+    ace_step_pipeline(samplerate=16000, downsampling=(4, 8, 8), is_turbo=False).save_pretrained(
+        tmp_path / "base"
+    )
+    pipe = load_pipeline(str(tmp_path / "base"))
+    with pytest.warns(UserWarning, match="trained on a turbo checkpoint, used on a base one"):
+        attach_adapters(pipe, [(str(adapter), 1.0)], "base")
+
+
+def test_gradient_checkpointing_gives_the_same_loss_and_gradients(tiny_ace, tmp_path):
+    from genkit import make_clips
+
+    from audiolora.config import load_config
+    from audiolora.families.base import get_family
+
+    root = make_clips(tmp_path / "d")
+    cfg = load_config(
+        "configs/generation/ace_step_lora.yaml",
+        [f"model.name={tiny_ace}", f"data.root={root}", "generation.window_seconds=0.5"],
+    )
+    fam = get_family(cfg)
+    model = fam.build_model().train()
+    batch = fam.collate([fam.datasets()[0][0], fam.datasets()[0][1]])
+    results = []
+    for enabled in (False, True):
+        fam.set_gradient_checkpointing(model, enabled)
+        model.zero_grad()
+        loss = fam.training_loss(model, batch)
+        loss.backward()
+        grads = [p.grad.clone() for p in model.parameters() if p.requires_grad]
+        results.append((loss.detach(), grads))
+    assert model.gradient_checkpointing
+    torch.testing.assert_close(results[0][0], results[1][0])
+    for a, b in zip(results[0][1], results[1][1], strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
