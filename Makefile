@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install sysdeps demo test test-fast lint format bench clean
+.PHONY: install sysdeps demo demo-generate test test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,23 @@ demo: install
 	@test -f $(DEMO_DATA)/manifest.json || $(VENV)/bin/audiolora data render --recipe techhouse5 \
 	  --tracks 12 --seconds 10 --samplerate 22050 --splits 0.7,0.15,0.15 --out $(DEMO_DATA)
 	$(VENV)/bin/audiolora train configs/separation/techhouse_5stem.yaml data.root=$(DEMO_DATA)
+
+# Generation: render a traditional set (split by piece) and small western renders, fit the style
+# classifier on them, train a LoRA on the bundled gen-mini base (pretrained on western renders only),
+# generate the held-out captions with base and adapted (same seeds; WAV + PNG in the run's
+# samples/final/) and print the table. About 10 minutes on 2 CPU cores.
+GEN_DATA ?= data/traditional-demo
+GEN_WESTERN := pop4 techhouse5 chorales
+demo-generate: install
+	@test -f $(GEN_DATA)/manifest.json || $(VENV)/bin/audiolora data render --recipe traditional \
+	  --tracks 24 --seconds 8 --samplerate 16000 --splits 0.67,0.08,0.25 --out $(GEN_DATA)
+	@for r in $(GEN_WESTERN); do test -f data/western-demo-$$r/manifest.json || \
+	  $(VENV)/bin/audiolora data render --recipe $$r --tracks 6 --seconds 8 --samplerate 16000 \
+	  --splits 0.5,0.17,0.33 --seed 1 --out data/western-demo-$$r || exit 1; done
+	$(PY) scripts/demo_generate.py style --traditional $(GEN_DATA) \
+	  --western $(GEN_WESTERN:%=data/western-demo-%)
+	$(VENV)/bin/audiolora train configs/generation/traditional_lora.yaml data.root=$(GEN_DATA)
+	$(PY) scripts/demo_generate.py table outputs/demo-generate
 
 test: install
 	@$(VENV)/bin/pytest -q -m "slow or not slow"; rc=$$?; \

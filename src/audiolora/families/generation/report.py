@@ -59,6 +59,18 @@ def adapter_effect(base: np.ndarray, adapted: np.ndarray, samplerate: int) -> fl
     return float(np.mean(dist) / max(np.mean(level), 1e-9))
 
 
+STYLE_FOLDER = ".audiolora-style"  # under data.root: a fitted metrics.style.StyleClassifier
+
+
+def style_classifier(root: Path):
+    """The style classifier saved in `<data.root>/.audiolora-style/` (None when there is none):
+    with it, the report adds style_accuracy (share of clips given the classifier's last label)."""
+    from ...metrics.style import StyleClassifier
+
+    folder = root / STYLE_FOLDER
+    return StyleClassifier.load(folder) if (folder / "style.json").is_file() else None
+
+
 def generation_report(family, model: nn.Module, run_dir: Path) -> dict[str, Any]:
     """Generate base vs adapted on held-out captions; metrics.json entries and samples/final/."""
     from ...metrics.generation import compare_systems
@@ -102,7 +114,8 @@ def generation_report(family, model: nn.Module, run_dir: Path) -> dict[str, Any]
         json.dumps(dict(zip(names, prompts, strict=True)), indent=1)
     )
     if len(refs) >= 2:
-        metrics = compare_systems(refs, list(base_clips), list(adapted_clips), sr)
+        style = style_classifier(family._root())
+        metrics = compare_systems(refs, list(base_clips), list(adapted_clips), sr, style=style)
     else:  # a Fréchet distance needs two clips a set
         metrics = {"skipped": "fewer than 2 held-out clips (add clips to test/ or valid/)"}
     effect = adapter_effect(base_train, adapted_train, sr)
