@@ -1,4 +1,4 @@
-"""`audiolora v2a run | split | cache | render`: the video-to-audio family's commands (issue 16)."""
+"""`audiolora v2a run | split | cache | generate | render`: the video-to-audio commands (issue 16)."""
 
 from __future__ import annotations
 
@@ -129,6 +129,59 @@ def cache(clips_tsv, video_dir, out, rebuild, overrides, **enc) -> None:
     for line in failed:
         warn(f"not cached: {line}")
     info(f"{len(manifest['clips'])} clips cached in {out} (key {manifest['hash']})")
+
+
+@v2a.command("generate")
+@click.argument("video", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("overrides", nargs=-1)
+@click.option(
+    "--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="OUT.mp4 to write (OUT.wav next to it).",
+)  # fmt: skip
+@click.option("--config", "config_path", help="The adapter's run config (its v2a.* settings).")
+@click.option("--model", help="The v2a base [default: the adapter's base, else v2a-mini].")
+@click.option("--adapter", help="Adapter folder, optionally with a scale: DIR or DIR:SCALE.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--steps", type=int, help="Euler steps [default: v2a.sample_steps].")
+@click.option("--guidance", type=float, help="Classifier-free guidance [default: v2a.guidance].")
+@click.option("--crossfade", type=float, default=0.2, show_default=True, help="Seconds.")
+@click.option("--caption", help="Text condition [default: the video's caption sidecar or name].")
+@_with(_ENCODERS)
+def generate(video, overrides, out, config_path, model, adapter, seed, steps, guidance, **kw):
+    """Write OUT: VIDEO's picture with a soundtrack generated from it (AAC), and OUT.wav.
+
+    Videos longer than v2a.clip_seconds are generated in windows of that length, joined by a
+    crossfade. Encoders default to the ones the adapter records. OVERRIDES are key=value settings.
+    """
+    from ..config import load_config
+    from ..console import track
+    from ..families.generation.inference import parse_adapter_arg
+    from ..families.v2a.generate import generate_video, resolve
+
+    crossfade, caption = kw.pop("crossfade"), kw.pop("caption")
+    sets = ["model.family=v2a", *(f"v2a.{k}={v}" for k, v in kw.items() if v is not None)]
+    opts = load_config(config_path, [*sets, *overrides]).v2a
+    folder, scale = parse_adapter_arg(adapter) if adapter else (None, 1.0)
+    base, settings = resolve(opts, model, folder)
+    done = generate_video(
+        video,
+        out,
+        model=base,
+        settings=settings,
+        adapter=folder,
+        scale=scale,
+        window=opts.clip_seconds,
+        crossfade=crossfade,
+        steps=steps or opts.sample_steps,
+        seed=seed,
+        guidance=opts.guidance if guidance is None else guidance,
+        caption=caption,
+        progress=lambda items: track(items, "windows"),
+    )
+    info(
+        f"{done['out']} ({done['seconds']:.2f} s, {done['windows']} window(s), video "
+        f"{done['video']}) and {done['wav']}"
+    )
 
 
 @v2a.command("render")
