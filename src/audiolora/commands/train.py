@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from pathlib import Path
 
 import click
 
@@ -70,6 +71,11 @@ def train(config_path: str, overrides: tuple[str, ...], resume: str | None, run_
     info(
         f"done: {metrics['step']} steps; adapter in {run_dir}/final ({metrics['final']}); see {run_dir}"
     )
+    if config.model.family == "separation" and (run_dir / "final").is_dir():
+        from ..families.separation.summary import print_summary
+
+        listen = (metrics.get("report") or {}).get("listen")
+        print_summary(run_dir, Path(listen) if listen else None)
     return 0
 
 

@@ -221,8 +221,17 @@ def update_metrics_json(run_dir: Path, report: dict[str, Any]) -> Path:
 def evaluate_run_model(
     config: RunConfig, model: nn.Module, links: list[Link], run_dir: Path
 ) -> dict[str, Any]:
-    """The trainer's final report: evaluate the saved final adapter (what `audiolora eval` re-runs)."""
+    """The trainer's final report: evaluate the saved final adapter (what `audiolora eval` re-runs)
+    and separate the first test track into `run_dir/separated/` to listen to."""
+    from .summary import write_listening_stems
+
     adapter_dir = run_dir / "final"
     if not adapter_dir.is_dir():
         return {}
-    return evaluate_adapter(config, adapter_dir, run_dir)
+    report = evaluate_adapter(config, adapter_dir, run_dir)
+    stems_dir = write_listening_stems(
+        adapter_dir, Path(config.data.root) / config.eval.split, run_dir / "separated"
+    )
+    if stems_dir is not None:
+        report["listen"] = str(stems_dir)
+    return report
