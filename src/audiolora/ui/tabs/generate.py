@@ -23,20 +23,34 @@ def build(ctx: Context) -> bool:
                 prompt = gr.Textbox(label="Prompt", lines=2, elem_id="gen-prompt")
                 lyrics = gr.Textbox(label="Lyrics", lines=4)
                 with gr.Row():
-                    duration = gr.Slider(1, 240, value=10, step=1, label="Duration (s)")
-                    seed = gr.Number(0, precision=0, label="Seed")
+                    duration = gr.Slider(
+                        1, 240, value=10, step=1, label="Duration (s)", elem_id="gen-duration"
+                    )
+                    seed = gr.Number(0, precision=0, label="Seed", elem_id="gen-seed")
                 with gr.Row():
-                    steps = gr.Number(label="Steps (empty: the checkpoint's)", precision=0)
+                    steps = gr.Number(
+                        label="Steps (empty: the checkpoint's)", precision=0, elem_id="gen-steps"
+                    )
                     guidance = gr.Number(label="Guidance (empty: the checkpoint's)")
                 adapter_inputs = []
                 for i in range(ADAPTER_ROWS):
                     with gr.Row():
-                        adapter_inputs.append(gr.Textbox(label=f"Adapter {i + 1} folder", scale=3))
-                        adapter_inputs.append(gr.Slider(0, 2, value=1, step=0.05, label="scale"))
+                        adapter_inputs.append(
+                            gr.Textbox(
+                                label=f"Adapter {i + 1} folder", scale=3, elem_id=f"gen-adapter{i}"
+                            )
+                        )
+                        adapter_inputs.append(
+                            gr.Slider(
+                                0, 2, value=1, step=0.05, label="scale", elem_id=f"gen-scale{i}"
+                            )
+                        )
                 run_btn = gr.Button("Generate", variant="primary", elem_id="gen-run")
             with gr.Column():
-                audio = gr.Audio(label="Output", interactive=False)
-                spec = gr.Image(label="Spectrogram", type="filepath", interactive=False)
+                audio = gr.Audio(label="Output", interactive=False, elem_id="gen-audio")
+                spec = gr.Image(
+                    label="Spectrogram", type="filepath", interactive=False, elem_id="gen-spec"
+                )
                 status = gr.Markdown(elem_id="gen-status")
 
         @one_line_errors

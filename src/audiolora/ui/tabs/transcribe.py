@@ -25,7 +25,7 @@ def build(ctx: Context) -> None:
         roll = gr.Image(label="Piano roll", type="filepath", interactive=False, elem_id="tx-roll")
         with gr.Row():
             midi = gr.File(label="MIDI", interactive=False, elem_id="tx-midi")
-            preview = gr.Audio(label="Preview", interactive=False)
+            preview = gr.Audio(label="Preview", interactive=False, elem_id="tx-preview")
 
         @one_line_errors
         def on_run(path, base_name, adapter_dir, onset_t, frame_t, do_render):
