@@ -155,6 +155,7 @@ def test_bad_inputs_are_one_line(run_cli, encoders, base_dir, adapter, tmp_path,
         (tmp_path / "missing.mp4", encoders, [], "no such video file"),
         (sound, encoders, [], "no video stream"),
         (video, other, ["--adapter", str(adapter)], "trained with text_model"),
+        (video, encoders, ["--adapter", str(adapter), "v2a.clip_fps=4"], "other settings"),
         (video, encoders, ["--adapter", str(tmp_path)], "no audiolora.json"),
     ]
     capsys.readouterr()  # the builders' progress bars
@@ -162,4 +163,11 @@ def test_bad_inputs_are_one_line(run_cli, encoders, base_dir, adapter, tmp_path,
         code, _, stderr = generate(run_cli, path, tmp_path / "o.mp4", base_dir, enc, *extra)
         assert code == 1, (path, stderr)
         assert reason in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    for out in (tmp_path / "o.avi", video):
+        code, _, stderr = generate(run_cli, video, out, base_dir, encoders)
+        assert code == 2 and len(stderr.strip().splitlines()) == 1, stderr
+    # no --model, no adapter to name its base, and no bundled base: refused before any download
+    args = ["v2a", "generate", str(video), "--out", str(tmp_path / "o.mp4")]
+    code, _, stderr = run_cli(*args, *encoder_args(encoders))
+    assert code == 2 and "--model" in stderr and len(stderr.strip().splitlines()) == 1, stderr
     assert not (tmp_path / "o.mp4").exists() and not (tmp_path / "o.wav").exists()

@@ -190,7 +190,16 @@ def resolve(opts, model: str | None, adapter: str | None) -> tuple[str, CacheSet
     trained = meta.get("encoders") or {}
     filled = {k: getattr(opts, k) or trained.get(k) for k in ("codec", "clip_model", "text_model")}
     settings = CacheSettings.from_options(opts.model_copy(update=filled))
-    return model or meta.get("base") or "v2a-mini", settings
+    model = model or meta.get("base")
+    if model is None:
+        from .family import ASSETS
+
+        if not (ASSETS / "v2a-mini" / "config.json").is_file():
+            raise UsageError(
+                "--model: not given, and no v2a-mini base is bundled yet; pass a V2ADiT folder"
+            )
+        model = "v2a-mini"
+    return model, settings
 
 
 def load_model(name: str, settings: CacheSettings, adapter: str | None, scale: float):
@@ -262,7 +271,13 @@ def mux(video: Path, audio: np.ndarray, samplerate: int, out: Path) -> str:
             _write(video, audio, samplerate, tmp, reencode=False)
             how = "remuxed"
         except (av.FFmpegError, ValueError):
-            _write(video, audio, samplerate, tmp, reencode=True)
+            try:
+                _write(video, audio, samplerate, tmp, reencode=True)
+            except av.FFmpegError as exc:
+                raise DataError(
+                    f"{video}: cannot put its video stream into {out.suffix} ({exc}); "
+                    "re-encode the video (e.g. to h264) first"
+                ) from None
             how = "re-encoded"
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
