@@ -25,10 +25,15 @@ SUPPORTED = {
     "MusicgenForConditionalGeneration": "musicgen",  # a transformers model, not a diffusers pipeline
 }
 TRANSFORMERS_MODELS = {"musicgen": "MusicgenForConditionalGeneration"}  # config.json model_type
-TRAINABLE = ("ace-step", "stable-audio")  # kinds whose objective and cache are implemented
+# kinds whose objective and cache are implemented
+TRAINABLE = ("ace-step", "stable-audio", "stable-audio-3")
 # kinds whose Family / sampler live in their own module, imported on first use (they register
 # themselves in family.KIND_FAMILIES and inference.RUNNERS / GENERATORS)
-KIND_MODULES = {"stable-audio": "stable_audio", "musicgen": "musicgen"}
+KIND_MODULES = {
+    "stable-audio": "stable_audio",
+    "stable-audio-3": "stable_audio3",
+    "musicgen": "musicgen",
+}
 
 
 def import_kind(kind: str) -> None:
@@ -130,6 +135,10 @@ def pipeline_class_name(location: str) -> str:
 
 def checkpoint_variant(pipe) -> str:
     """`turbo` for a guidance-distilled checkpoint, else `base` (read from the DiT's config)."""
+    scheduler = getattr(pipe, "scheduler", None)
+    if type(pipe).__name__ == "StableAudio3Pipeline" and scheduler is not None:
+        # SA3's distilled checkpoint samples with the stochastic (ping-pong) Euler step
+        return "turbo" if scheduler.config.stochastic_sampling else "base"
     config = pipe.transformer.config
     if getattr(config, "is_turbo", False) or getattr(config, "model_version", None) == "turbo":
         return "turbo"

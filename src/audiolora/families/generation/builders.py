@@ -316,3 +316,114 @@ def _spread_codebooks(codec, samplerate: int) -> None:
             book.embed.copy_(frames[pick] + 1e-3 * torch.randn(book.embed.shape, generator=gen))
             book.embed_avg.copy_(book.embed)
             frames = frames - book.decode(book.encode(frames))
+
+
+def gemma_char_tokenizer(max_tokens: int = 32):
+    """A character-level GemmaTokenizer (the class StableAudio3Pipeline declares): single characters
+    and the word marker "▁", no merges, BOS first and right padding like T5Gemma's."""
+    from transformers import GemmaTokenizer
+
+    chars = sorted(set(string.printable) - set(" \t\n\r\x0b\x0c"))
+    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "\u2581"]
+    vocab = {tok: i for i, tok in enumerate(specials + chars)}
+    tok = GemmaTokenizer(vocab=vocab, merges=[], add_bos_token=True, padding_side="right")
+    tok.model_max_length = max_tokens  # the pipeline pads every prompt to min(this, 256)
+    return tok
+
+
+def stable_audio3_pipeline(
+    *,
+    embed_dim: int = 32,
+    heads: int = 2,
+    layers: int = 2,
+    latent_dim: int = 8,
+    cond_dim: int = 32,
+    text_layers: int = 1,
+    max_tokens: int = 32,
+    memory_tokens: int = 4,
+    patch_size: int = 32,
+    stride: int = 8,
+    samplerate: int = 16000,
+    audio_channels: int = 2,
+    num_train_timesteps: int = 1,
+    distilled: bool = True,
+    seed: int = 0,
+):
+    """A random-init StableAudio3Pipeline (StableAudio3DiTModel, AutoencoderSAME, T5Gemma encoder,
+    StableAudio3DurationEmbedder, FlowMatchEulerDiscreteScheduler). `distilled`: the ping-pong
+    (stochastic) sampler of the distilled checkpoint, else the base checkpoint's Euler sampler."""
+    from diffusers import (
+        AutoencoderSAME,
+        FlowMatchEulerDiscreteScheduler,
+        StableAudio3DiTModel,
+        StableAudio3Pipeline,
+    )
+    from diffusers.pipelines.stable_audio_3.modeling_stable_audio_3 import (
+        StableAudio3DurationEmbedder,
+    )
+    from transformers import T5GemmaConfig, T5GemmaEncoderModel, T5GemmaModuleConfig
+
+    torch.manual_seed(seed)
+    tokenizer = gemma_char_tokenizer(max_tokens)
+    module = T5GemmaModuleConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=cond_dim,
+        intermediate_size=2 * cond_dim,
+        num_hidden_layers=text_layers,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=cond_dim // 2,
+        query_pre_attn_scalar=cond_dim // 2,
+        sliding_window=max_tokens,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+    ).to_dict()
+    text_encoder = T5GemmaEncoderModel(
+        T5GemmaConfig(
+            encoder=module, decoder=module, vocab_size=len(tokenizer), is_encoder_decoder=False
+        )
+    )
+    transformer = StableAudio3DiTModel(
+        io_channels=latent_dim,
+        embed_dim=embed_dim,
+        depth=layers,
+        num_heads=heads,
+        cond_token_dim=cond_dim,
+        global_cond_dim=cond_dim,  # the duration token also joins the cross-attention context
+        local_add_cond_dim=latent_dim + 1,
+        timestep_features_dim=16,
+        num_memory_tokens=memory_tokens,
+    )
+    duration_embedder = StableAudio3DurationEmbedder(output_dim=cond_dim, fourier_dim=16)
+    vae = AutoencoderSAME(
+        audio_channels=audio_channels,
+        patch_size=patch_size,
+        encoder_channels=8,
+        encoder_c_mults=[2],
+        encoder_strides=[stride],
+        encoder_transformer_depths=[1],
+        latent_dim=latent_dim,
+        dim_heads=8,
+        sampling_rate=samplerate,
+    )
+    # SAME starts its output tokens near zero and its residual projections at zero, so with
+    # differential attention an untrained decoder's output tokens never see the latents (every
+    # latent decodes to the same sound): give them a trained-like scale
+    for module in vae.modules():
+        if isinstance(module, torch.nn.Linear) and not module.weight.any():
+            module.reset_parameters()
+    with torch.no_grad():
+        for name, param in vae.named_parameters():
+            if name.endswith("new_tokens"):
+                param.normal_(0.0, 1.0)
+    scheduler = FlowMatchEulerDiscreteScheduler(
+        num_train_timesteps=num_train_timesteps, shift=1.0, stochastic_sampling=distilled
+    )
+    return StableAudio3Pipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        duration_embedder=duration_embedder,
+        transformer=transformer,
+        scheduler=scheduler,
+    )

@@ -25,7 +25,18 @@ STABLE_AUDIO = {
     "output": ["proj_out"],
 }
 STABLE_AUDIO["both"] = STABLE_AUDIO["self"] + STABLE_AUDIO["cross"]
-KIND_PRESETS = {"ace-step": PRESETS, "stable-audio": STABLE_AUDIO}
+
+# Stable Audio 3's StableAudio3DiTModel: fused projections (to_qkv self, to_kv cross), a SwiGLU
+# feed-forward, the timestep MLP to_timestep_embed, proj_out the output projection
+STABLE_AUDIO_3 = {
+    "self": [f"{SA_BLOCK}.self_attn.to_qkv", f"{SA_BLOCK}.self_attn.to_out"],
+    "cross": [f"{SA_BLOCK}.cross_attn.{p}" for p in ("to_q", "to_kv", "to_out")],
+    "ffn": [f"{SA_BLOCK}.ff.proj_in", f"{SA_BLOCK}.ff.proj_out"],
+    "time": ["to_timestep_embed.0", "to_timestep_embed.2"],
+    "output": ["proj_out"],
+}
+STABLE_AUDIO_3["both"] = STABLE_AUDIO_3["self"] + STABLE_AUDIO_3["cross"]
+KIND_PRESETS = {"ace-step": PRESETS, "stable-audio": STABLE_AUDIO, "stable-audio-3": STABLE_AUDIO_3}
 
 
 def preset_targets(preset: str, kind: str = "ace-step") -> list[str]:
