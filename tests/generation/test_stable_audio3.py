@@ -299,6 +299,27 @@ def test_family_trains_the_dit_only(tiny_sa3, tmp_path):
     assert set(fam.evaluate(model, valid)) == {"loss"}
 
 
+def test_gradient_checkpointing_keeps_loss_and_gradients(tiny_sa3, tmp_path):
+    root = make_clips(tmp_path / "data", n_train=1, n_valid=0, n_test=0)
+    _, fam = family_for(tiny_sa3, root, tmp_path)
+    model = fam.build_model()
+    train, _ = fam.datasets()
+    batch = fam.collate([train[0]])
+
+    def loss_and_grads():
+        model.zero_grad()
+        loss = fam.loss_at(model, batch, fixed_sigma=0.4)
+        loss.backward()
+        return float(loss), [p.grad.clone() for p in model.parameters() if p.requires_grad]
+
+    plain, grads = loss_and_grads()
+    fam.set_gradient_checkpointing(model, True)
+    assert model.gradient_checkpointing
+    checked, grads_ckpt = loss_and_grads()
+    assert checked == pytest.approx(plain, rel=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(grads, grads_ckpt, strict=True))
+
+
 def test_ten_steps_overfit_one_clip(tiny_sa3, tmp_path):
     root = make_clips(tmp_path / "one", n_train=1, n_valid=0, n_test=0)
     _, fam = family_for(tiny_sa3, root, tmp_path, "adapter.rank=8", "generation.cfg_dropout=0.0")
@@ -346,6 +367,28 @@ def test_peft_folder_loads_with_plain_peft_on_the_stock_transformer(tiny_sa3, ad
     scale = float(base.abs().max())
     assert float((base - plain).abs().max()) > 1e-2 * scale  # the adapter changes the output
     assert float((plain - ours).abs().max()) < 1e-5 * scale  # float32 rounding only
+
+
+def test_merged_folder_loads_in_the_stock_pipeline_with_the_adapters_effect(
+    tiny_sa3, adapter, tmp_path
+):
+    from diffusers import StableAudio3DiTModel, StableAudio3Pipeline
+    from peft import PeftModel
+
+    from audiolora.families.generation.export import merge_to_folder
+
+    out = merge_to_folder(str(tiny_sa3), [(str(adapter), 1.0)], tmp_path / "merged")
+    merged = StableAudio3Pipeline.from_pretrained(out).transformer
+    assert not any("lora" in n for n, _ in merged.named_parameters())
+    gen = torch.Generator().manual_seed(1)
+    x, hidden = torch.randn(1, 8, 6, generator=gen), torch.randn(1, 33, 32, generator=gen)
+    stock = StableAudio3DiTModel.from_pretrained(tiny_sa3, subfolder="transformer")
+    with torch.no_grad():
+        want = PeftModel.from_pretrained(stock, str(adapter))(
+            x, torch.tensor([0.4]), hidden, hidden[:, -1], return_dict=False
+        )[0]
+        got = merged(x, torch.tensor([0.4]), hidden, hidden[:, -1], return_dict=False)[0]
+    assert float((want - got).abs().max()) < 1e-4 * float(want.abs().max())
 
 
 def test_generate_cli_writes_the_asked_duration_with_an_adapter(tiny_sa3, adapter, tmp_path):
