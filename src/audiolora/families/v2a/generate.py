@@ -204,11 +204,12 @@ def resolve(opts, model: str | None, adapter: str | None) -> tuple[str, CacheSet
 
 def load_model(name: str, settings: CacheSettings, adapter: str | None, scale: float):
     """The base DiT with the adapter (if any) loaded at `scale`, in eval mode."""
-    from ...adapters import load_adapter, read_adapter_metadata, set_adapter_weights
     from .family import load_base
 
     model = load_base(name)
     if adapter:
+        from ...adapters import load_adapter, read_adapter_metadata, set_adapter_weights
+
         check_adapter_meta(read_adapter_metadata(adapter), settings, adapter)
         load_adapter(model, adapter)
         set_adapter_weights(model, {"default": float(scale)})
@@ -252,6 +253,7 @@ def soundtrack(
     for k in progress(range(len(starts))) if progress else range(len(starts)):
         t0 = track.start + starts[k] / sr
         batch = {**text, **window_features(enc, video, t0, size / sr)}
+        # latents only give the shape; one frame past the cache's floor covers the window's end
         batch["latents"] = torch.zeros(1, math.ceil(size / hop), latent_dim)
         z = sample_latents(model, batch, steps, seed + k, guidance)
         parts.append(decode(enc.codec, z[0])[:size])
@@ -360,6 +362,8 @@ def generate_video(
     video, out = Path(video), Path(out)
     if out.suffix.lower() not in OUT_SUFFIXES:
         raise UsageError(f"--out {out}: give a {', '.join(OUT_SUFFIXES)} file")
+    if crossfade < 0 or window <= 0:
+        raise UsageError(f"crossfade {crossfade:g} s / window {window:g} s: must be >= 0 / > 0")
     if video.resolve() == out.resolve():
         raise UsageError(f"--out {out}: the same file as the input video; write elsewhere")
     if not video.is_file():
