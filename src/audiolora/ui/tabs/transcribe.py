@@ -17,8 +17,14 @@ def build(ctx: Context) -> None:
             with gr.Column():
                 base = gr.Textbox("basic-pitch", label="Base model", elem_id="tx-base")
                 adapter = gr.Textbox(label="Adapter folder", elem_id="tx-adapter")
-                onset = gr.Number(label="Onset threshold (empty: adapter's tuned, else 0.5)")
-                frame = gr.Number(label="Frame threshold (empty: adapter's tuned, else 0.3)")
+                onset = gr.Number(
+                    label="Onset threshold (0 or empty: adapter's tuned, else 0.5)",
+                    elem_id="tx-onset",
+                )
+                frame = gr.Number(
+                    label="Frame threshold (0 or empty: adapter's tuned, else 0.3)",
+                    elem_id="tx-frame",
+                )
                 render = gr.Checkbox(value=True, label="Render a preview with FluidSynth")
                 run_btn = gr.Button("Transcribe", variant="primary", elem_id="tx-run")
         status = gr.Markdown(elem_id="tx-status")
@@ -34,8 +40,9 @@ def build(ctx: Context) -> None:
                 ctx.out_dir("transcribe"),
                 base_name,
                 adapter_dir or None,
-                onset_t,
-                frame_t,
+                # the browser sends an empty Number as 0, and a 0 threshold makes every frame a note
+                onset_t or None,
+                frame_t or None,
                 render=do_render,
             )
             return (
