@@ -29,9 +29,11 @@ def build(ctx: Context) -> bool:
                     seed = gr.Number(0, precision=0, label="Seed", elem_id="gen-seed")
                 with gr.Row():
                     steps = gr.Number(
-                        label="Steps (empty: the checkpoint's)", precision=0, elem_id="gen-steps"
+                        label="Steps (0 or empty: the checkpoint's)",
+                        precision=0,
+                        elem_id="gen-steps",
                     )
-                    guidance = gr.Number(label="Guidance (empty: the checkpoint's)")
+                    guidance = gr.Number(label="Guidance (0 or empty: the checkpoint's)")
                 adapter_inputs = []
                 for i in range(ADAPTER_ROWS):
                     with gr.Row():
