@@ -38,9 +38,10 @@ def _encoder_layer():
     torch.manual_seed(0)
     model = nn.TransformerEncoderLayer(16, 2, dim_feedforward=32, dropout=0.0, batch_first=True)
     x = torch.randn(2, 7, 16, generator=torch.Generator().manual_seed(1))
-    # train mode (dropout 0): the base's fused eval fast path rounds differently from the
-    # unfused path an acting adapter must take; test_lokr_mha_bypasses_the_fused_fast_path
-    # covers eval mode.
+    # train mode (dropout 0): in eval mode the layer's own fused path (it reads the base weights)
+    # stays off while an adapter acts, and running the parts one by one equals it in practice but
+    # not by construction; test_mha_bypasses_the_fused_fast_path_until_merged covers eval mode,
+    # test_init_exact the attention's own fast path.
     return model.train(), (x,)
 
 
@@ -66,7 +67,7 @@ def _htdemucs():
         for name, p in model.named_parameters():
             if name.startswith("crosstransformer.") and name.endswith(".scale"):
                 p.fill_(1.0)
-    # train mode, as for the encoder layer: the eval fast path would round differently
+    # train mode; eval mode (torch's fused attention fast path) is in test_init_exact
     return model, (torch.randn(1, 2, 4096, generator=torch.Generator().manual_seed(1)),)
 
 

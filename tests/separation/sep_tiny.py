@@ -43,6 +43,19 @@ def tiny_hdemucs(sources=ODD_ORDER, seed: int = 0) -> HDemucs:
     ).eval()
 
 
+# Linked stems are the base's outputs up to float32 rounding: the relinked last decoder layers have
+# another number of output channels, so a CPU may run them with other kernels (seen: 1e-7 relative
+# on AMD EPYC without AVX-512, 0 with it). 1e-6 of the output's peak is a few float32 ulps.
+LINK_RTOL = 1e-6
+
+
+def assert_f32_close(actual: torch.Tensor, expected: torch.Tensor, what: str = "") -> None:
+    """`actual` equals `expected` to float32 rounding: max |diff| <= LINK_RTOL x max |expected|."""
+    gap = (actual - expected).abs().max().item()
+    scale = expected.abs().max().item()
+    assert gap <= LINK_RTOL * scale, f"{what}: max |diff| {gap:.3g} > {LINK_RTOL:g} x {scale:.3g}"
+
+
 def save_th(model, path):
     """A `.th` package exactly as demucs.states.serialize_model writes it (minus training args)."""
     args, kwargs = model._init_args_kwargs

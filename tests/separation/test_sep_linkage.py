@@ -1,6 +1,6 @@
 import pytest
 import torch
-from sep_tiny import ODD_ORDER, SR, tiny_hdemucs, tiny_htdemucs
+from sep_tiny import ODD_ORDER, SR, assert_f32_close, tiny_hdemucs, tiny_htdemucs
 
 from audiolora.adapters import AdapterSpec, attach_adapter
 from audiolora.errors import ConfigError
@@ -17,7 +17,7 @@ def _outputs(model, x):
 
 
 @pytest.mark.parametrize("build", [tiny_htdemucs, tiny_hdemucs])
-def test_linked_stems_exact_at_step0_with_odd_base_order(build):
+def test_linked_stems_equal_the_base_at_step0_with_odd_base_order(build):
     base = build()
     assert base.sources == ODD_ORDER
     links = parse_linkage(GUIDE, base.sources, FIVE, "zeros")
@@ -27,7 +27,7 @@ def test_linked_stems_exact_at_step0_with_odd_base_order(build):
     old, new = _outputs(base, x), _outputs(model, x)
     for i, link in enumerate(links):
         if link.base is not None:
-            assert torch.equal(new[:, i], old[:, base.sources.index(link.base)]), link.stem
+            assert_f32_close(new[:, i], old[:, base.sources.index(link.base)], link.stem)
     # only the hihat's slices of the last decoder layers are new: 4 channels (spec), 2 (time)
     dep = source_dependent_keys(base)
     assert set(slices) == set(dep)
@@ -43,7 +43,8 @@ def test_copy_init_and_dropping_stems():
     x = torch.randn(1, 2, 2 * SR)
     out, ref = _outputs(model, x), _outputs(base, x)
     assert model.sources == ["kick", "hihat"]
-    assert torch.equal(out[:, 0], ref[:, 1]) and torch.equal(out[:, 1], ref[:, 1])
+    assert_f32_close(out[:, 0], ref[:, 1], "kick")
+    assert_f32_close(out[:, 1], ref[:, 1], "hihat (copy of drums)")
 
 
 def test_six_stem_base():
@@ -55,7 +56,8 @@ def test_six_stem_base():
     model, slices = relink(base, links)
     x = torch.randn(1, 2, 2 * SR)
     out, ref = _outputs(model, x), _outputs(base, x)
-    assert torch.equal(out[:, 0], ref[:, 5]) and torch.equal(out[:, 1], ref[:, 4])
+    assert_f32_close(out[:, 0], ref[:, 5], "keys")
+    assert_f32_close(out[:, 1], ref[:, 4], "gtr")
     assert slices
 
 

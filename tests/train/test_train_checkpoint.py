@@ -15,6 +15,7 @@ from audiolora.train.checkpoint import (
     list_checkpoints,
     load_checkpoint,
     restore_rng,
+    rng_of_rank,
 )
 
 
@@ -92,6 +93,17 @@ def test_rng_round_trip():
     random.random(), np.random.rand(), torch.rand(1)
     restore_rng(state)
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
+
+
+def test_each_process_restores_its_own_rng():
+    main = capture_rng()
+    torch.rand(3)
+    other = capture_rng()
+    saved = dict(main, per_rank=[main, other])
+    assert torch.equal(rng_of_rank(saved, 1)["torch"], other["torch"])
+    assert torch.equal(rng_of_rank(saved, 0)["torch"], main["torch"])
+    plain = rng_of_rank(main, 1)  # a one-process checkpoint: everyone restores the main one
+    assert plain.keys() == main.keys() and torch.equal(plain["torch"], main["torch"])
 
 
 def test_damaged_or_wrong_checkpoint_is_one_line_error(tmp_path, make_run):

@@ -9,8 +9,8 @@ PEFT 0.21 gets three layer kinds audio models use wrong or not at all, so they a
   the low-rank path, so the adapter is exactly a low-rank change of the base kernel.
 - nn.MultiheadAttention: PEFT adapts in_proj and out_proj only together; LoRA on out_proj alone is a
   silent no-op because the fused attention reads the weight directly. `MultiheadAttentionLora` adds a
-  separate low-rank delta to each of q, k, v and out and runs the same functional attention with the
-  adapted weights, so every part acts.
+  separate low-rank delta to each of q, k, v and out and runs the base module's own forward with the
+  adapted weights (same path, same kernels: exact at init), so every part acts.
 
 Plain convolutions and Linear layers stay on PEFT's own classes so that such adapters load with plain
 `peft.PeftModel.from_pretrained`.
@@ -48,6 +48,19 @@ def needs_own_conv(layer: nn.Module) -> bool:
 
 def _scaling(alpha: float, r: int, use_rslora: bool) -> float:
     return alpha / math.sqrt(r) if use_rslora else alpha / r
+
+
+def same_layout(tensor: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """`tensor` (an adapted weight) with the exact strides of `like` (the base weight).
+
+    `W + delta` gets the strides torch picks for the sum, which can differ from W's: a channels-last
+    Conv2d weight with one input channel (strides (49, 1, 7, 1), Basic Pitch's note_conv) comes back
+    contiguous, and the convolution then runs in another memory format with other kernels, so a
+    zero delta no longer reproduces the base bit for bit. A differentiable copy restores the layout.
+    """
+    if tensor.stride() == like.stride():
+        return tensor
+    return torch.empty_like(like, dtype=tensor.dtype).copy_(tensor)
 
 
 def conv_transpose_like(
@@ -207,6 +220,7 @@ class ConvLora(_OwnLoraLayer):
         weight = base.weight
         for name in self._active():
             weight = weight + self.get_delta_weight(name).to(weight.dtype)
+        weight = same_layout(weight, base.weight)
         if not self._transposed:
             return base._conv_forward(x, weight, base.bias)
         return conv_transpose_like(base, x, weight, base.bias, output_size)
@@ -259,7 +273,7 @@ class LinearLora(_OwnLoraLayer):
         weight = base.weight
         for name in active:
             weight = weight + self.get_delta_weight(name).to(weight.dtype)
-        return F.linear(x, weight, base.bias)
+        return F.linear(x, same_layout(weight, base.weight), base.bias)
 
     def __repr__(self) -> str:
         return "audiolora." + super().__repr__()
@@ -338,57 +352,21 @@ def add_mha_deltas(
         weights[part].data += sign * delta.to(weights[part].dtype)
 
 
-def mha_forward_with_weights(
-    base: nn.MultiheadAttention,
-    weights: dict[str, torch.Tensor],
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    *,
-    training: bool,
-    key_padding_mask: torch.Tensor | None = None,
-    need_weights: bool = True,
-    attn_mask: torch.Tensor | None = None,
-    average_attn_weights: bool = True,
-    is_causal: bool = False,
-):
-    """`base`'s forward with other q/k/v/out projection weights (biases, heads, dropout its own)."""
-    batched = query.dim() == 3
-    if base.batch_first and batched:
-        # keep `query is key is value` (torch then projects them with one packed matmul)
-        same_kv, same_qk = key is value, query is key
-        key = key.transpose(0, 1)
-        value = key if same_kv else value.transpose(0, 1)
-        query = key if same_qk and same_kv else query.transpose(0, 1)
-    separate = not base._qkv_same_embed_dim
-    out, attn = F.multi_head_attention_forward(
-        query,
-        key,
-        value,
-        base.embed_dim,
-        base.num_heads,
-        None if separate else torch.cat([weights["q"], weights["k"], weights["v"]]),
-        base.in_proj_bias,
-        base.bias_k,
-        base.bias_v,
-        base.add_zero_attn,
-        base.dropout,
-        weights["out"],
-        base.out_proj.bias,
-        training=training,
-        key_padding_mask=key_padding_mask,
-        need_weights=need_weights,
-        attn_mask=attn_mask,
-        use_separate_proj_weight=separate,
-        q_proj_weight=weights["q"] if separate else None,
-        k_proj_weight=weights["k"] if separate else None,
-        v_proj_weight=weights["v"] if separate else None,
-        average_attn_weights=average_attn_weights,
-        is_causal=is_causal,
-    )
-    if base.batch_first and batched:
-        out = out.transpose(0, 1)
-    return out, attn
+def _base_params(base: nn.MultiheadAttention, weights: dict[str, torch.Tensor]) -> dict:
+    """{parameter name in `base`: tensor} for the adapted projection weights `weights`."""
+    params = {"out_proj.weight": weights["out"]}
+    if base._qkv_same_embed_dim:
+        params["in_proj_weight"] = torch.cat([weights["q"], weights["k"], weights["v"]])
+    else:
+        params.update({f"{p}_proj_weight": weights[p] for p in "qkv"})
+    return params
+
+
+def _value_of(value: torch.Tensor | None, grad_path: torch.Tensor | None):
+    """`value`'s numbers with `grad_path`'s gradient (a straight-through sum; `x - x` is exactly 0)."""
+    if value is None or grad_path is None:
+        return value
+    return value + (grad_path - grad_path.detach())
 
 
 class MhaAdapterMixin:
@@ -396,7 +374,19 @@ class MhaAdapterMixin:
 
     The layer supplies `get_delta_weight(adapter) -> {part: delta}`, `_active()` (its active
     adapters) and `_holds(adapter)`; the mixin gives the MHA attributes outside code reads, a forward
-    through the adapted weights (the base's own path would ignore them), and per-part merge/unmerge.
+    through the adapted weights, and per-part merge/unmerge.
+
+    Exact at init (zero deltas) by construction: the forward is the base module's own forward
+    (`torch.func.functional_call` with the adapted projection weights in place of its parameters),
+    so it takes the same path the base takes - torch's fused eval fast path
+    (`_native_multi_head_attention`) or the unfused `F.multi_head_attention_forward` - with the same
+    shapes, the same packed in-projection and so the same kernels. The fused path has no backward:
+    in eval mode with autograd on, where the frozen base would take it, the output carries the
+    fused path's numbers and the unfused path's gradient (self-attention computed twice). A
+    container's own fused path (nn.TransformerEncoderLayer's) stays off while an adapter acts (it
+    would read the base weights): there the adapted layer runs its parts one by one, which equalled
+    the fused layer bit for bit in the tests here but is not exact by construction (HT-Demucs's
+    encoder layers have their own forward and never take that path).
     """
 
     # Attributes code outside reads from an nn.MultiheadAttention (nn.TransformerEncoderLayer's checks).
@@ -407,13 +397,32 @@ class MhaAdapterMixin:
     in_proj_weight = property(lambda self: self.get_base_layer().in_proj_weight)
     in_proj_bias = property(lambda self: self.get_base_layer().in_proj_bias)
     out_proj = property(lambda self: self.get_base_layer().out_proj)
-    merge_masks = property(lambda self: self.get_base_layer().merge_masks)  # fast path, merged
+    merge_masks = property(lambda self: self.get_base_layer().merge_masks)
+
+    def _acting(self, sample: bool = False) -> list[str]:
+        """The adapters that change the output (active, held, not merged, not disabled); with
+        `sample`, minus those LoKr's module dropout drops from this forward (it draws)."""
+        if self.disable_adapters or self.merged:
+            return []
+        names = self._active()
+        return [n for n in names if self._in_this_forward(n)] if sample else names
+
+    def _adapted_weights(self, adapters: list[str]) -> dict[str, torch.Tensor]:
+        """The q, k, v and out projection weights with the deltas of `adapters` added."""
+        weights = mha_base_weights(self.get_base_layer())
+        for name in adapters:
+            for part, delta in self.get_delta_weight(name).items():
+                weights[part] = weights[part] + delta.to(weights[part].dtype)
+        base_weights = mha_base_weights(self.get_base_layer())
+        return {part: same_layout(w, base_weights[part]) for part, w in weights.items()}
+        return weights
 
     @property
     def _qkv_same_embed_dim(self) -> bool:
-        # False while unmerged adapters act: nn.TransformerEncoderLayer then skips its fused fast
-        # path, which would read the base weights directly and bypass the adapter.
-        if self._active() and not self.merged and not self.disable_adapters:
+        # False while an adapter acts: a container's fused path (nn.TransformerEncoderLayer's
+        # `_transformer_encoder_layer_fwd`) reads the base's projection weights, and its linear1 /
+        # linear2 weights, directly and would bypass every adapter in the layer.
+        if self._acting():
             return False
         return self.get_base_layer()._qkv_same_embed_dim
 
@@ -448,10 +457,9 @@ class MhaAdapterMixin:
         is_causal: bool = False,
     ):
         base = self.get_base_layer()
-        active = [] if (self.disable_adapters or self.merged) else self._active()
-        active = [name for name in active if self._in_this_forward(name)]
         if self.disable_adapters and self.merged:
             self.unmerge()
+        active = self._acting(sample=True)
         options = dict(
             key_padding_mask=key_padding_mask,
             need_weights=need_weights,
@@ -461,13 +469,29 @@ class MhaAdapterMixin:
         )
         if not active:
             return base(query, key, value, **options)
-        weights = mha_base_weights(base)
-        for name in active:
-            for part, delta in self.get_delta_weight(name).items():
-                weights[part] = weights[part] + delta.to(weights[part].dtype)
-        return mha_forward_with_weights(
-            base, weights, query, key, value, training=self.training, **options
-        )
+        params = _base_params(base, self._adapted_weights(active))
+
+        def run(tensors):
+            return torch.func.functional_call(base, tensors, (query, key, value), options)
+
+        needs_grad = any(t.requires_grad for t in (query, key, value, *params.values()))
+        if (
+            base.training
+            or not torch.is_grad_enabled()
+            or not needs_grad
+            or not (query is key and key is value)  # torch's fast path is for self-attention only
+        ):
+            # the base's own decision (fused fast path or unfused) with the adapted weights
+            return run(params)
+        # Eval mode with autograd on: the frozen base, whose input needs no gradient, would take
+        # torch's fused fast path, which has no backward. Its numbers, the unfused path's gradient.
+        with torch.no_grad():
+            x = query.detach()
+            fused = torch.func.functional_call(
+                base, {k: v.detach() for k, v in params.items()}, (x, x, x), options
+            )
+        unfused = run(params)
+        return tuple(_value_of(v, g) for v, g in zip(fused, unfused, strict=True))
 
 
 class MultiheadAttentionLora(MhaAdapterMixin, _OwnLoraLayer):

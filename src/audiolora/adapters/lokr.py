@@ -172,8 +172,11 @@ class MultiheadAttentionLoKr(MhaAdapterMixin, LoKrLayer):
         return [a for a in self.active_adapters if a in self._available_adapters]
 
     def _in_this_forward(self, adapter: str) -> bool:
-        # PEFT LoKr's module dropout: the whole adapter sits out a training step
-        return not self.training or bool(torch.rand(1) > self.module_dropout[adapter])
+        # PEFT LoKr's module dropout: the whole adapter sits out a training step. Drawn only when
+        # it is on, so a module_dropout=0 adapter leaves the global RNG (dropout, ...) untouched.
+        if not self.training or not self.module_dropout[adapter]:
+            return True
+        return bool(torch.rand(1) > self.module_dropout[adapter])
 
     def factors(self, adapter: str, part: str) -> dict[str, nn.Parameter]:
         """One part's factor tensors, by store name (`lokr_w1` or `lokr_w1_a`/`_b`, same for w2)."""

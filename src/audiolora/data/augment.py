@@ -1,7 +1,8 @@
 """Batch-level augmentation of stem batches `[B, S, C, T]` (the demucs recipe, on GPU or CPU).
 
-Every random draw comes from the `torch.Generator` passed in, never from global state, so a trainer
-that seeds the generator from (seed, step) gets the same augmentation when it resumes. Pitch shift
+Every random draw comes from the `torch.Generator` passed in, never from global state; the separation
+family seeds it from (run seed, epoch, the micro-batch's item indices), so a resumed run, any number
+of DataLoader workers and every process of a multi-process run get the same augmentation. Pitch shift
 and tempo change are done at render time instead (`audiolora data render`), where the notes stay
 exact.
 """

@@ -1,8 +1,9 @@
 """Training checkpoints `checkpoints/step_<N>/`, written atomically (temporary folder + rename).
 
 A checkpoint holds every trainable tensor (`trainable.safetensors`), the optimizer, scheduler and
-grad-scaler states (`optimizer.pt`, loaded with weights_only=True), all RNG states (`rng.pt`) and the
-loop position, best tracker and history (`trainer_state.json`). A crash mid-write leaves only a
+grad-scaler states (`optimizer.pt`, loaded with weights_only=True), all RNG states (`rng.pt`: the
+main process's, and with several processes each one's under `per_rank`) and the loop position,
+number of processes, best tracker and history (`trainer_state.json`). A crash mid-write leaves only a
 `.tmp-*` folder that is never read, so the previous checkpoint stays intact.
 """
 
@@ -41,6 +42,15 @@ def capture_rng() -> dict[str, Any]:
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
+
+
+def rng_of_rank(saved: dict[str, Any], rank: int) -> dict[str, Any]:
+    """Process `rank`'s RNG states from a checkpoint's `rng.pt`: a run of several processes saves
+    each one's under `per_rank` (the top level is the main process's, as a one-process run saves)."""
+    per_rank = saved.get("per_rank")
+    if per_rank and rank < len(per_rank):
+        return per_rank[rank]
+    return {k: v for k, v in saved.items() if k != "per_rank"}
 
 
 def restore_rng(state: dict[str, Any]) -> None:

@@ -30,6 +30,7 @@ from .checkpoint import (
     load_trainable_state,
     prune_checkpoints,
     restore_rng,
+    rng_of_rank,
     save_checkpoint,
     trainable_state,
 )
@@ -52,6 +53,17 @@ def isolated_rng(seed: int):
         yield
     finally:
         restore_rng(saved)
+
+
+def launched_processes() -> int:
+    """How many processes the launcher started (torchrun, accelerate launch, MPI); 1 when none."""
+    import os
+
+    for var in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
+        value = os.environ.get(var, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 1
 
 
 def _fmt_count(n: int) -> str:
@@ -94,7 +106,19 @@ class Trainer:
         # (notebooks, tests, eval after train) may use another precision. The distributed
         # PartialState is kept.
         AcceleratorState._reset_state(reset_partial_state=False)
-        return Accelerator(mixed_precision=mp)
+        launched = launched_processes()
+        # Several processes on a machine without a GPU (torchrun / accelerate launch on CPU):
+        # Accelerate joins them only when told they are CPU processes (gloo).
+        cpu = launched > 1 and not torch.cuda.is_available()
+        acc = Accelerator(mixed_precision=mp, cpu=cpu) if cpu else Accelerator(mixed_precision=mp)
+        if launched > 1 and acc.num_processes != launched:
+            raise AudioloraError(
+                f"launched as {launched} processes but Accelerate sees {acc.num_processes}: "
+                "each would train alone and write the same run folder; "
+                "launch with `accelerate launch --multi_gpu --num_processes N -m audiolora train ...` "
+                "(CPU: `torchrun --nproc_per_node N -m audiolora train ...`)"
+            )
+        return acc
 
     def _resolve_run_dir(self) -> tuple[Path, Path | None]:
         """(run folder, checkpoint to resume from or None)."""
@@ -156,6 +180,10 @@ class Trainer:
 
         set_seed(self.config.run.seed)
         model = self.family.build_model()
+        # Building may leave gradients behind (the attach live-check runs a backward, which reaches
+        # trainable slices); the first step of a fresh and of a resumed run must both start from none.
+        for p in model.parameters():
+            p.grad = None
         if cfg.gradient_checkpointing:
             try:
                 self.family.set_gradient_checkpointing(model, True)
@@ -209,6 +237,7 @@ class Trainer:
             "pending": {"loss": [], "grad_norm": [], "since_eval": []},
             "history": [],
             "evals": [],
+            "processes": self.world,
         }
         self.resumed_from: Path | None = None
         self._rng_to_restore = None
@@ -225,9 +254,15 @@ class Trainer:
         self.scheduler.load_state_dict(ck["optim"]["scheduler"])
         if self.accelerator.scaler is not None and ck["optim"].get("scaler"):
             self.accelerator.scaler.load_state_dict(ck["optim"]["scaler"])
+        saved_world = state.get("processes", 1)
+        if saved_world != self.world:
+            raise AudioloraError(
+                f"{path}: written by a run of {saved_world} process(es), resumed with {self.world}; "
+                f"resume with {saved_world} (the data order and position depend on it)"
+            )
         self.tracker.load_state_dict(state.pop("best"))
         self.state.update(state)
-        self._rng_to_restore = ck["rng"]
+        self._rng_to_restore = rng_of_rank(ck["rng"], self.rank)
         self.resumed_from = path
 
     # ------------------------------------------------------------------ saving
@@ -235,6 +270,11 @@ class Trainer:
     def _save_checkpoint(self) -> Path | None:
         step = self.state["step"]
         self.state["last_ckpt_step"] = step
+        rng = capture_rng()
+        if self.world > 1:  # each process's own RNG states (dropout, python random in demucs, ...)
+            from accelerate.utils import gather_object
+
+            rng = dict(rng, per_rank=gather_object([rng]))
         self.accelerator.wait_for_everyone()
         if not self.is_main:
             return None
@@ -248,7 +288,7 @@ class Trainer:
             self.ckpt_dir / f"step_{step}",
             trainable_state(self.raw_model),
             optim,
-            capture_rng(),
+            rng,
             state,
         )
         prune_checkpoints(self.ckpt_dir, self.cfg.keep_checkpoints)
@@ -441,6 +481,10 @@ class Trainer:
         self.stop_reason: str | None = None
         self.status = "completed"
         self._plan()
+        # Training mode from the first step (a family may build its model in eval mode, and only
+        # an evaluation used to switch it): augmentation, dropout and the model's own training
+        # behaviour act the same in a fresh and in a resumed run.
+        self.model.train()
         if self._rng_to_restore is not None:
             restore_rng(self._rng_to_restore)
         previous = self._install_signals()

@@ -176,6 +176,7 @@ def plot_bars(report: dict[str, Any], path: Path) -> Path:
     os.close(fd)
     fig.savefig(tmp, dpi=100)
     plt.close(fig)
+    os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a run folder is for sharing
     os.replace(tmp, path)
     return path
 
@@ -214,6 +215,7 @@ def update_metrics_json(run_dir: Path, report: dict[str, Any]) -> Path:
     fd, tmp = tempfile.mkstemp(dir=run_dir, suffix=".json")
     with os.fdopen(fd, "w") as f:
         json.dump(data, f, indent=2)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     return path
 

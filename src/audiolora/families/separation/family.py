@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 import torch.nn as nn
+from torch.utils.data import Dataset
 
 from ...config import RunConfig
 from ...errors import ConfigError, DataError
@@ -30,6 +32,61 @@ def links_to_json(links: list[Link]) -> dict[str, str]:
         else:
             out[link.stem] = f"new:{link.init}"
     return out
+
+
+def unwrapped(model: nn.Module) -> nn.Module:
+    """The model itself inside DistributedDataParallel (or another Accelerate wrapper): attributes
+    such as `segment` and `training` live there; the forward still goes through the wrapper."""
+    from accelerate.utils import extract_model_from_parallel
+
+    return extract_model_from_parallel(model)
+
+
+class KeyedItem(NamedTuple):
+    """A training item with where it came from: the augmentation of its batch is seeded from it."""
+
+    index: int
+    epoch: int
+    item: Any
+
+
+class SeededBatch(NamedTuple):
+    """A collated training batch and the seed of its augmentation (from seed, epoch and indices)."""
+
+    batch: Any
+    seed: int
+
+
+class KeyedItems(Dataset):
+    """The training set with each item's (index, epoch) attached (`KeyedItem`).
+
+    The family's collate turns the indices of a micro-batch into the seed of its augmentation, so
+    remix, gain, polarity and channel swap depend on (run seed, epoch, indices) only: the same after
+    a resume, with any number of DataLoader workers and on every process of a multi-process run.
+    """
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> KeyedItem:
+        return KeyedItem(int(index), self.epoch, self.dataset[index])
+
+
+def augment_seed(seed: int, epoch: int, indices: list[int]) -> int:
+    """A 63-bit seed for one micro-batch's augmentation (its own stream: the crops use
+    [seed, epoch, index] directly)."""
+    words = np.random.SeedSequence([int(seed), 0x5E9A, int(epoch), *map(int, indices)])
+    a, b = words.generate_state(2, dtype=np.uint32)
+    return (int(a) << 31) ^ int(b)
 
 
 def build_linked_base(
@@ -115,7 +172,15 @@ class SeparationFamily(Family):
     def datasets(self):
         from ...data.stems import stem_datasets
 
-        return stem_datasets(self._data(), seed=self.config.run.seed)
+        train, valid = stem_datasets(self._data(), seed=self.config.run.seed)
+        return KeyedItems(train), valid
+
+    def collate(self, items: list[Any]) -> Any:
+        if items and isinstance(items[0], KeyedItem):
+            batch = super().collate([it.item for it in items])
+            seed = augment_seed(self.config.run.seed, items[0].epoch, [it.index for it in items])
+            return SeededBatch(batch, seed)
+        return super().collate(items)
 
     def _stems(self, batch) -> torch.Tensor:
         stems = batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -126,17 +191,24 @@ class SeparationFamily(Family):
         return stems
 
     def training_loss(self, model: nn.Module, batch: Any) -> torch.Tensor:
+        seed = None
+        if isinstance(batch, SeededBatch):
+            batch, seed = batch
         stems = self._stems(batch)
-        if self._augment is not None and model.training:
-            # seeded from torch's RNG, which the trainer saves and restores for exact resume
-            gen = torch.Generator(device="cpu").manual_seed(int(torch.randint(0, 2**62, (1,))))
+        # `model` may be wrapped (DistributedDataParallel): attributes from the model itself,
+        # the forward through the wrapper (it synchronises the gradients).
+        inner = unwrapped(model)
+        if self._augment is not None and inner.training:
+            if seed is None:  # a batch not from our collate: torch's RNG (checkpointed)
+                seed = int(torch.randint(0, 2**62, (1,)))
+            gen = torch.Generator(device="cpu").manual_seed(seed)
             stems = self._augment(stems.cpu(), gen).to(stems.device)
         mix = stems.sum(1)
-        segment = model.segment
+        segment = inner.segment
         try:
             estimate = model(mix)
         finally:
-            model.segment = segment  # a training forward overwrites it (demucs quirk)
+            inner.segment = segment  # a training forward overwrites it (demucs quirk)
         return separation_loss(estimate, stems, self.config.separation, self.sources)
 
     # ------------------------------------------------------------------ evaluation
@@ -152,7 +224,9 @@ class SeparationFamily(Family):
             est = separate_tensor(
                 model, stems[0].sum(0), shifts=0, overlap=self.config.eval.overlap
             )
-            losses.append(float(separation_loss(est[None], stems, self.config.separation, self.sources)))
+            losses.append(
+                float(separation_loss(est[None], stems, self.config.separation, self.sources))
+            )
             for s, value in zip(self.sources, sdr_mdx(stems[0], est), strict=True):
                 scores[s].append(float(value))
         metrics = {"loss": sum(losses) / max(len(losses), 1)}

@@ -71,7 +71,9 @@ class TranscriptionFamily(Family):
         return attach_lora(model, self.config.adapter)
 
     def _tracks(self, split: str):
-        return [load_track(d, self.config.transcription.stem) for d in track_dirs(self._root(), split)]
+        return [
+            load_track(d, self.config.transcription.stem) for d in track_dirs(self._root(), split)
+        ]
 
     def datasets(self) -> tuple[Dataset, Dataset | None]:
         opts = self.config.transcription
@@ -98,9 +100,17 @@ class TranscriptionFamily(Family):
 
     def _losses(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         opts = self.config.transcription
-        with torch.no_grad():  # the CQT front end is fixed
-            stacked = model.features(batch["audio"])
-        logits = model.head(stacked, logits=True)
+        from accelerate.utils import extract_model_from_parallel
+
+        inner = extract_model_from_parallel(model)
+        if inner is not model:
+            # wrapped (DistributedDataParallel): the forward must go through the wrapper, which
+            # synchronises the gradients; the fixed front end builds no graph there either
+            logits = model(batch["audio"], logits=True)
+        else:
+            with torch.no_grad():  # the CQT front end is fixed
+                stacked = model.features(batch["audio"])
+            logits = model.head(stacked, logits=True)
         return transcription_losses(
             logits,
             batch,
