@@ -17,6 +17,7 @@ import gc
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,14 +116,52 @@ def _encode_audio(pipe, items: list[CaptionedAudio], folder: Path) -> list[int]:
     return frames
 
 
+def start_cache(folder: Path) -> Path:
+    """The temporary folder a cache is built in (moved into place by publish_cache)."""
+    tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "clips").mkdir(parents=True)
+    return tmp
+
+
+def publish_cache(
+    tmp: Path,
+    folder: Path,
+    model: str,
+    location: str,
+    items: list[CaptionedAudio],
+    frames: list[int],
+    **extra,
+) -> Path:
+    """Write the manifest every kind's cache shares and move `tmp` into place."""
+    manifest = {
+        "format": FORMAT,
+        **extra,
+        "model": model,
+        "settings_hash": settings_hash(location, items),
+        "entries": [
+            {
+                "file": str(it.path),
+                "caption": it.meta.caption or "",
+                "frames": n,
+                "stem": f"{i:05d}",
+            }
+            for i, (it, n) in enumerate(zip(items, frames, strict=True))
+        ],
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+    return folder
+
+
 def build_cache(
     model: str, items: list[CaptionedAudio], folder: str | os.PathLike, *, two_pass: bool = False
 ) -> Path:
     """Encode `items` with `model`'s own encoders into `folder` (written atomically via a temp dir)."""
     location = resolve_location(model)
     folder = Path(folder)
-    tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
-    (tmp / "clips").mkdir(parents=True, exist_ok=True)
+    tmp = start_cache(folder)
     if two_pass:
         pipe = load_pipeline(model, skip=("vae", "transformer"))
         _encode_text(pipe, location, items, tmp)
@@ -135,27 +174,7 @@ def build_cache(
         _encode_text(pipe, location, items, tmp)
         frames = _encode_audio(pipe, items, tmp)
     del pipe
-    manifest = {
-        "format": FORMAT,
-        "model": model,
-        "settings_hash": settings_hash(location, items),
-        "entries": [
-            {
-                "file": str(item.path),
-                "caption": item.meta.caption or "",
-                "frames": n,
-                "stem": f"{i:05d}",
-            }
-            for i, (item, n) in enumerate(zip(items, frames, strict=True))
-        ],
-    }
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    if folder.exists():
-        import shutil
-
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
-    return folder
+    return publish_cache(tmp, folder, model, location, items, frames)
 
 
 class LatentCache:

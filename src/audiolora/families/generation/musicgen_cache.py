@@ -9,9 +9,7 @@ Same layout, manifest and staleness rule as `cache.py` (whose helpers it uses):
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import warnings
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from safetensors.torch import load_file
 from ...audio import read_audio
 from ...data.captions import CaptionedAudio
 from .bases import resolve_location
-from .cache import FORMAT, LatentCache, _save, settings_hash
+from .cache import LatentCache, _save, publish_cache, start_cache
 from .musicgen_model import (
     encode_audio,
     encode_text,
@@ -48,8 +46,7 @@ def build_code_cache(
         )
     location = resolve_location(model)
     folder = Path(folder)
-    tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
-    (tmp / "clips").mkdir(parents=True, exist_ok=True)
+    tmp = start_cache(folder)
     full, processor = load_musicgen(model)
     sr = int(full.config.audio_encoder.sampling_rate)
     channels = int(full.decoder.config.audio_channels)
@@ -73,21 +70,7 @@ def build_code_cache(
         _save({"codes": codes}, tmp / "clips" / f"{i:05d}.codes.safetensors")
         frames.append(int(codes.shape[1]))
     del full
-    manifest = {
-        "format": FORMAT,
-        "kind": "musicgen",
-        "model": model,
-        "settings_hash": settings_hash(location, items),
-        "entries": [
-            {"file": str(item.path), "caption": caption_text(item), "frames": n, "stem": f"{i:05d}"}
-            for i, (item, n) in enumerate(zip(items, frames, strict=True))
-        ],
-    }
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
-    return folder
+    return publish_cache(tmp, folder, model, location, items, frames, kind="musicgen")
 
 
 class CodeCache(LatentCache):

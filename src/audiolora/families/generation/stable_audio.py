@@ -15,10 +15,8 @@ What the pipeline's `__call__` does, split into the parts training needs:
 from __future__ import annotations
 
 import gc
-import json
 import math
 import os
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -32,7 +30,13 @@ from ...data.captions import CaptionedAudio
 from ...errors import ConfigError
 from . import inference
 from .bases import resolve_location, sampling_defaults
-from .cache import FORMAT, LatentCache, _encode_audio, _save, settings_hash
+from .cache import (
+    LatentCache,
+    _encode_audio,
+    _save,
+    publish_cache,
+    start_cache,
+)
 from .dataset import LatentClips, collate_clips
 from .family import KIND_FAMILIES, GenerationFamily
 from .objective import cfg_dropout_mask, flow_matching_loss, sample_sigmas
@@ -114,9 +118,7 @@ def build_cache(
 
     location = resolve_location(model)
     folder = Path(folder)
-    tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "clips").mkdir(parents=True)
+    tmp = start_cache(folder)
     lps = _latents_per_second(location)
     parts = text_side(location)
     if two_pass:  # free the text side before the autoencoder is loaded
@@ -129,24 +131,7 @@ def build_cache(
         _encode_text(parts, items, tmp, lps)
     frames = _encode_audio(SimpleNamespace(vae=vae), items, tmp)
     del vae
-    manifest = {
-        "format": FORMAT,
-        "model": model,
-        "settings_hash": settings_hash(location, items),
-        "entries": [
-            {
-                "file": str(it.path),
-                "caption": it.meta.caption or "",
-                "frames": n,
-                "stem": f"{i:05d}",
-            }
-            for i, (it, n) in enumerate(zip(items, frames, strict=True))
-        ],
-    }
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
-    return folder
+    return publish_cache(tmp, folder, model, location, items, frames)
 
 
 # ---------------------------------------------------------------------- objective

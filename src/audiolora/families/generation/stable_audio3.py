@@ -14,10 +14,8 @@ What the pipeline's `__call__` does, split into the parts training needs:
 from __future__ import annotations
 
 import gc
-import json
 import math
 import os
-import shutil
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,7 +29,7 @@ from ...audio import read_audio
 from ...data.captions import CaptionedAudio
 from ...errors import ConfigError
 from . import inference
-from .cache import FORMAT, LatentCache, _save, settings_hash
+from .cache import LatentCache, _save, publish_cache, start_cache
 from .dataset import LatentClips, collate_clips
 from .family import KIND_FAMILIES, GenerationFamily, split_items
 from .objective import flow_matching_loss, noisy_latents_and_target
@@ -129,9 +127,7 @@ def build_cache(
 
     location = resolve_location(model)
     folder = Path(folder)
-    tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "clips").mkdir(parents=True)
+    tmp = start_cache(folder)
     lps = latents_per_second(location)
     parts = text_side(location)
     if two_pass:  # free the text side before the autoencoder is loaded
@@ -144,24 +140,7 @@ def build_cache(
         _encode_text(parts, items, tmp, lps)
     frames = _encode_audio(vae, items, tmp)
     del vae
-    manifest = {
-        "format": FORMAT,
-        "model": model,
-        "settings_hash": settings_hash(location, items),
-        "entries": [
-            {
-                "file": str(it.path),
-                "caption": it.meta.caption or "",
-                "frames": n,
-                "stem": f"{i:05d}",
-            }
-            for i, (it, n) in enumerate(zip(items, frames, strict=True))
-        ],
-    }
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
-    return folder
+    return publish_cache(tmp, folder, model, location, items, frames)
 
 
 # ---------------------------------------------------------------------- objective
