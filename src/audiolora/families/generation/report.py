@@ -73,7 +73,6 @@ def style_classifier(root: Path):
 
 def generation_report(family, model: nn.Module, run_dir: Path) -> dict[str, Any]:
     """Generate base vs adapted on held-out captions; metrics.json entries and samples/final/."""
-    from ...metrics.generation import compare_systems
 
     options = family.options
     items = family._splits
@@ -108,13 +107,45 @@ def generation_report(family, model: nn.Module, run_dir: Path) -> dict[str, Any]
         refs.append(audio[:, :samples])
     names = [f"{n:02d}" for n in range(len(prompts))]
     folder = run_dir / "samples" / "final"
+    style = style_classifier(family._root()) if len(refs) >= 2 else None
+    return finish_report(
+        options,
+        folder,
+        names,
+        prompts,
+        refs,
+        (base_clips, adapted_clips),
+        (base_train, adapted_train),
+        sr,
+        duration,
+        style=style,
+    )
+
+
+def finish_report(
+    options,
+    folder: Path,
+    names,
+    prompts,
+    refs,
+    clips,
+    train_clips,
+    sr: int,
+    duration: float,
+    style=None,
+) -> dict[str, Any]:
+    """Save base/adapted samples, compare them with the references, measure the adapter's effect
+    on training captions and warn when it is too weak to hear (every generation kind's report)."""
+    from ...metrics.generation import compare_systems
+
+    base_clips, adapted_clips = clips
+    base_train, adapted_train = train_clips
     save_clips(base_clips, sr, folder / "base", names)
     save_clips(adapted_clips, sr, folder / "adapted", names)
     (folder / "prompts.json").write_text(
         json.dumps(dict(zip(names, prompts, strict=True)), indent=1)
     )
     if len(refs) >= 2:
-        style = style_classifier(family._root())
         metrics = compare_systems(refs, list(base_clips), list(adapted_clips), sr, style=style)
     else:  # a Fréchet distance needs two clips a set
         metrics = {"skipped": "fewer than 2 held-out clips (add clips to test/ or valid/)"}
