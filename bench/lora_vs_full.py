@@ -22,8 +22,9 @@ STEMS = ("kick", "hihat")
 def full_family_class():
     from audiolora.families.separation.evaluate import evaluate_models, print_table
     from audiolora.families.separation.export import save_demucs_safetensors
-    from audiolora.families.separation.family import SeparationFamily, build_linked_base
+    from audiolora.families.separation.family import SeparationFamily
     from audiolora.families.separation.loading import single_model
+    from audiolora.families.separation.model import build_linked_base
     from audiolora.hub import load_model
 
     class FullFineTune(SeparationFamily):

@@ -1,4 +1,8 @@
-"""Find a base model by name or path. Families register their loaders here; `inspect` uses it."""
+"""Find a base model by name or path: built-in builders, then separation bases and files.
+
+Below the families: it imports only their loaders (`families.separation.loading`, the Basic Pitch
+model), never a Family, so a family may import the hub.
+"""
 
 from __future__ import annotations
 
@@ -58,17 +62,10 @@ def load_model(name_or_path: str) -> nn.Module:
     """A model from a built-in name or a local checkpoint; a clear one-line error otherwise."""
     if name_or_path in _BUILTIN:
         return _BUILTIN[name_or_path]()
-    path = Path(name_or_path)
-    if path.exists():
-        from .families.separation import load_separation_model
+    from .families.separation.loading import is_known_name, known_names, load_separation_model
 
-        return load_separation_model(str(path))
-    try:
-        from .families.separation import PRETRAINED_NAMES, is_known_name, load_separation_model
-    except ImportError:  # pragma: no cover - the separation family not built yet
-        PRETRAINED_NAMES = ()
-    # htdemucs-mini (bundled), demucs names (htdemucs, htdemucs_6s, ...) and `htdemucs_ft:N` members
-    if PRETRAINED_NAMES and is_known_name(name_or_path):
+    # a local file; htdemucs-mini (bundled), demucs names (htdemucs, ...) and `htdemucs_ft:N` members
+    if Path(name_or_path).exists() or is_known_name(name_or_path):
         return load_separation_model(name_or_path)
-    known = ", ".join(builtin_names() + list(PRETRAINED_NAMES))
+    known = ", ".join(builtin_names() + list(known_names()))
     raise AudioloraError(f"{name_or_path}: no such model or file (known names: {known})")

@@ -26,7 +26,8 @@ def test_merge_duplicates_keeps_one_of_each_note_heard_in_two_stems():
 def _separation_adapter(base: str, path):
     """An untrained separation adapter that relinks the base to [bass, other] (other a new stem)."""
     from audiolora.adapters import AdapterSpec, attach_adapter, save_adapter
-    from audiolora.families.separation.family import build_linked_base, links_to_json
+    from audiolora.families.separation.family import links_to_json
+    from audiolora.families.separation.model import build_linked_base
 
     linkage = {"bass": "bass", "other": "new:copy:other"}
     model, links, slices, _ = build_linked_base(base, linkage, ["bass", "other"])

@@ -12,9 +12,9 @@ from .spec import AdapterSpec
 
 _WHERE = {
     "enable_gradient_checkpointing": "checkpointing",
-    "adapters_of": "engine",
+    "adapters_of": "modules",
     "attach_adapter": "engine",
-    "base_hash": "engine",
+    "base_hash": "modules",
     "adapter_state_dict": "io",
     "export_lycoris": "io",
     "load_adapter": "io",

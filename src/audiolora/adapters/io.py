@@ -19,15 +19,8 @@ import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
 from ..errors import AudioloraError
-from .engine import (
-    AdapterRecord,
-    adapters_of,
-    base_hash,
-    freeze_all_but,
-    inject,
-    peft_config_for,
-    trainable_tensors,
-)
+from .engine import inject, peft_config_for
+from .modules import AdapterRecord, adapters_of, base_hash, freeze_all_but, trainable_tensors
 from .slices import SLICE_PREFIX
 from .spec import AdapterSpec
 
@@ -251,7 +244,7 @@ def export_lycoris(
     """
     from peft.tuners.lokr.layer import LoKrLayer
 
-    from .engine import tuner_layers
+    from .modules import tuner_layers
 
     record = adapters_of(model).get(adapter_name)
     if record is None or record.spec["kind"] != "lokr":

@@ -14,8 +14,8 @@ from safetensors.torch import save_file
 from torch.nn.utils import parametrize
 
 from ..errors import AudioloraError
-from .engine import adapters_of, base_state_dict, freeze_all_but, tuner_layers
 from .layers import mha_weight_slots
+from .modules import adapters_of, base_state_dict, freeze_all_but, tuner_layers
 from .slices import bake_slices
 
 

@@ -263,7 +263,7 @@ def _apply_lokr_growth(factors: _LoKrFactors, plan: dict, new: int, kernel: tupl
 def _grow_lokr(model: nn.Module, record, new_rank: int, adapter_name: str) -> None:
     from peft.tuners.lokr.layer import LoKrLayer
 
-    from .engine import tuner_layers
+    from .modules import tuner_layers
 
     layers = [
         (n, m)
@@ -297,7 +297,7 @@ def grow_rank(model: nn.Module, new_rank: int, adapter_name: str = "default") ->
     its larger side) becomes its product, except a 1-D convolution's w2 (refused: PEFT's full layout
     differs). Alpha is rescaled so the scaling alpha/r (alpha/sqrt(r) with rsLoRA) stays the same.
     """
-    from .engine import adapters_of, freeze_all_but
+    from .modules import adapters_of, freeze_all_but
 
     record = adapters_of(model).get(adapter_name)
     if record is None:
@@ -317,8 +317,8 @@ def grow_rank(model: nn.Module, new_rank: int, adapter_name: str = "default") ->
 def _grow_lora(model: nn.Module, record, new_rank: int, adapter_name: str) -> None:
     from peft.tuners.lora.layer import LoraLayer
 
-    from .engine import tuner_layers
     from .layers import ConvLora, MultiheadAttentionLora
+    from .modules import tuner_layers
 
     for name, layer in tuner_layers(model):
         if not isinstance(layer, LoraLayer) or adapter_name not in layer.lora_A:

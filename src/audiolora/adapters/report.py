@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch.nn as nn
 from rich.table import Table
 
-from .engine import adapter_parameters, adapters_of, base_state_dict, tuner_layers
+from .modules import adapter_parameters, adapters_of, base_state_dict, tuner_layers
 from .slices import SLICE_PREFIX, slice_parameters
 
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from ..audio import audio_info, read_audio
 from ..errors import DataError
-from .stems import AUDIO_SUFFIXES
+from .layout import AUDIO_SUFFIXES
 
 TagMode = Literal["prepend", "append", "replace"]
 KEY_RE = re.compile(r"^[A-G](#|b)?\s+(major|minor)$", re.IGNORECASE)

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from ..audio import AudioInfo, audio_info
 from ..errors import DataError
-from .stems import AUDIO_SUFFIXES, MIXTURE, find_stem_file, list_tracks
+from .layout import AUDIO_SUFFIXES, MIXTURE, find_stem_file, list_tracks
 
 SPLITS = ("train", "valid", "test")
 DEFAULT_TOLERANCE_S = 0.01

@@ -19,7 +19,7 @@ from ..console import track as progress
 from ..console import warn
 from ..errors import DataError
 from .files import write_json
-from .stems import AUDIO_SUFFIXES
+from .layout import AUDIO_SUFFIXES
 
 SPLITS = ("train", "valid", "test")
 

@@ -22,9 +22,8 @@ from torch.utils.data import Dataset
 
 from ..audio import audio_info, convert_channels, read_audio, resample
 from ..errors import DataError
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
-MIXTURE = "mixture"
+from .checks import check_dataset
+from .layout import MIXTURE, find_stem_file, list_tracks
 
 
 class NormalizedStems(NamedTuple):
@@ -47,26 +46,6 @@ class StemTrack:
     file_rates: dict[str, int]  # source -> the file's own sample rate
     mean: float = 0.0
     std: float = 1.0
-
-
-def find_stem_file(folder: Path, stem: str) -> Path | None:
-    """`<folder>/<stem>.<ext>` for the first audio extension present, else None."""
-    for suffix in AUDIO_SUFFIXES:
-        candidate = folder / f"{stem}{suffix}"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def list_tracks(root: str | os.PathLike, sources: list[str] | tuple[str, ...]) -> list[Path]:
-    """Track folders under `root` (sorted) that hold at least one of `sources` or a mixture."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"{root}: no such dataset folder; render one with `audiolora data render`")
-    names = [*sources, MIXTURE]
-    return sorted(
-        p for p in root.iterdir() if p.is_dir() and any(find_stem_file(p, n) for n in names)
-    )
 
 
 class StemDataset(Dataset):
@@ -242,8 +221,6 @@ def stem_datasets(
     With `check`, the dataset is checked first (`audiolora data check`) and bad data is refused with
     one line per problem. Training items are random crops; validation items the deterministic grid.
     """
-    from .checks import check_dataset
-
     if not data.root:
         raise DataError("data.root is not set; point it at a dataset folder with train/ and valid/")
     if not data.sources:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.stems import AUDIO_SUFFIXES
+from ..data.layout import AUDIO_SUFFIXES
 from ..errors import DataError
 
 COLUMNS = ("time", "session", "rater", "trial", "system", "clip", "rating")

@@ -17,7 +17,7 @@ from ..data.captions import (
     read_caption_csv,
     read_sidecar,
 )
-from ..data.stems import AUDIO_SUFFIXES
+from ..data.layout import AUDIO_SUFFIXES
 from ..errors import AudioloraError, DataError
 
 FIELDS = ("caption", "genre", "bpm", "keyscale", "timesignature", "lyrics")

@@ -228,7 +228,7 @@ def cuda_memory_gb(run_dir: str | os.PathLike) -> float | None:
 
 def latest_samples(run_dir: str | os.PathLike, count: int = 4) -> list[Path]:
     """The newest audio files the run wrote under samples/ (generation runs)."""
-    from ..data.stems import AUDIO_SUFFIXES
+    from ..data.layout import AUDIO_SUFFIXES
 
     folder = Path(run_dir) / "samples"
     if not folder.is_dir():

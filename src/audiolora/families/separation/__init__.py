@@ -1,17 +1,10 @@
 """Separation family: HT-Demucs with LoRA and source linkage (issue 6)."""
 
-from .loading import MINI_NAME, load_separation_model, pretrained_names, split_member
-
-PRETRAINED_NAMES: tuple[str, ...] = (MINI_NAME, *pretrained_names())
-
-
-def is_known_name(spec: str) -> bool:
-    """True for `htdemucs-mini`, a demucs pretrained name, or `name:member` of one."""
-    return split_member(spec)[0] in PRETRAINED_NAMES
+from .loading import is_known_name, known_names, load_separation_model
 
 
 def __getattr__(name: str):
-    # The Family registers itself on import; loaded lazily so `hub` can import this package cheaply.
+    # The Family registers itself on import; loaded lazily so that importing the package stays cheap.
     if name == "SeparationFamily":
         from .family import SeparationFamily
 
@@ -19,4 +12,4 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-__all__ = ["PRETRAINED_NAMES", "is_known_name", "load_separation_model", "SeparationFamily"]
+__all__ = ["is_known_name", "known_names", "load_separation_model", "SeparationFamily"]

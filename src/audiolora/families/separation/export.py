@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
 import torch
@@ -17,23 +16,6 @@ import torch.nn as nn
 from ...errors import AudioloraError
 from .linkage import init_args
 from .loading import encode_init_value
-
-
-def quantize_int8(model: nn.Module) -> nn.Module:
-    """int8 dynamic quantization of the Linear layers (PyTorch's quantize_dynamic, CPU only).
-
-    Convolutions have no dynamic int8 kernel in PyTorch, so the transformer's Linear layers are the
-    part that changes; the rest stays float32.
-    """
-    from torch.ao.quantization import quantize_dynamic
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quantized = quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
-    for attr in ("sources", "samplerate", "audio_channels", "segment"):
-        if hasattr(model, attr):
-            setattr(quantized, attr, getattr(model, attr))
-    return quantized
 
 
 def merged_demucs_state(model: nn.Module) -> dict[str, torch.Tensor]:

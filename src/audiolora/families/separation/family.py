@@ -13,11 +13,10 @@ from torch.utils.data import Dataset
 
 from ...config import RunConfig
 from ...errors import ConfigError, DataError
-from ...hub import load_model
 from ..base import Family, register_family
-from .linkage import Link, parse_linkage, relink
-from .loading import single_model
+from .linkage import Link
 from .losses import separation_loss
+from .model import build_linked_base
 from .targets import default_targets, resolve_aliases
 
 
@@ -87,19 +86,6 @@ def augment_seed(seed: int, epoch: int, indices: list[int]) -> int:
     words = np.random.SeedSequence([int(seed), 0x5E9A, int(epoch), *map(int, indices)])
     a, b = words.generate_state(2, dtype=np.uint32)
     return (int(a) << 31) ^ int(b)
-
-
-def build_linked_base(
-    base_spec: str,
-    linkage: dict[str, str] | None,
-    sources: list[str] | None,
-    new_init: str = "fresh",
-):
-    """(linked model, links, trainable slices, plain base) for a base name/path and a linkage."""
-    base = single_model(load_model(base_spec), base_spec)
-    links = parse_linkage(linkage, list(base.sources), sources, new_init)
-    model, slices = relink(base, links)
-    return model, links, slices, base
 
 
 @register_family("separation")

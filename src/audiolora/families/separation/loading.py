@@ -141,10 +141,25 @@ def load_safetensors(path: Path) -> nn.Module:
     kwargs = _decode(json.loads(meta["kwargs"]))
     model = _build(meta["klass"], args, kwargs, state, str(path))
     if meta.get("audiolora_quantize") == "int8":
-        from .export import quantize_int8
-
         model = quantize_int8(model)
     return model
+
+
+def quantize_int8(model: nn.Module) -> nn.Module:
+    """int8 dynamic quantization of the Linear layers (PyTorch's quantize_dynamic, CPU only).
+
+    Convolutions have no dynamic int8 kernel in PyTorch, so the transformer's Linear layers are the
+    part that changes; the rest stays float32.
+    """
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantized = quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+    for attr in ("sources", "samplerate", "audio_channels", "segment"):
+        if hasattr(model, attr):
+            setattr(quantized, attr, getattr(model, attr))
+    return quantized
 
 
 def _member_file(folder: Path, sig: str) -> Path:
@@ -222,6 +237,16 @@ def split_member(spec: str) -> tuple[str, int | None]:
     if sep and tail.isdigit() and head:
         return head, int(tail)
     return spec, None
+
+
+def known_names() -> tuple[str, ...]:
+    """Every name `load_separation_model` takes: the bundled mini base and demucs's names."""
+    return (MINI_NAME, *pretrained_names())
+
+
+def is_known_name(spec: str) -> bool:
+    """True for `htdemucs-mini`, a demucs pretrained name, or `name:member` of one."""
+    return split_member(spec)[0] in known_names()
 
 
 def load_separation_model(spec: str) -> nn.Module:

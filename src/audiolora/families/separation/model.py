@@ -1,4 +1,4 @@
-"""Rebuild an adapted separation model from an adapter folder (base + linkage + adapter)."""
+"""Build separation models: a base with its stem linkage, and an adapted one from an adapter folder."""
 
 from __future__ import annotations
 
@@ -7,7 +7,22 @@ from pathlib import Path
 import torch.nn as nn
 
 from ...errors import AudioloraError
-from .linkage import Link
+from ...hub import load_model
+from .linkage import Link, parse_linkage, relink
+from .loading import single_model
+
+
+def build_linked_base(
+    base_spec: str,
+    linkage: dict[str, str] | None,
+    sources: list[str] | None,
+    new_init: str = "fresh",
+):
+    """(linked model, links, trainable slices, plain base) for a base name/path and a linkage."""
+    base = single_model(load_model(base_spec), base_spec)
+    links = parse_linkage(linkage, list(base.sources), sources, new_init)
+    model, slices = relink(base, links)
+    return model, links, slices, base
 
 
 def read_separation_metadata(adapter_dir: Path) -> dict:
@@ -24,7 +39,6 @@ def read_separation_metadata(adapter_dir: Path) -> dict:
 def load_adapted(adapter_dir: str | Path, base: str | None = None) -> tuple[nn.Module, list[Link]]:
     """(model with the adapter loaded, its stem links); `base` overrides the recorded base model."""
     from ...adapters import load_adapter
-    from .family import build_linked_base
 
     adapter_dir = Path(adapter_dir)
     meta = read_separation_metadata(adapter_dir)
