@@ -7,9 +7,12 @@ recipes only (pop4, techhouse5, chorales), on CPU:
     OMP_NUM_THREADS=1 python scripts/train_gen_mini.py --minutes 60
 
 1. renders the three recipes with captions into `--data` (skipped when already there);
-2. trains the AutoencoderOobleck as an autoencoder (L1 + multi-resolution STFT with auraloss, a
-   small KL on the posterior), folds a latent scale into it so that its latents have unit spread,
-   and stores the encoded silence as the condition encoder's `silence_latent`;
+2. sets up the codec. `--codec mel` (the default): the fixed `MelCodec` (80 log-mel bands at
+   62.5 Hz, Griffin-Lim to decode), whose per-band mean and spread are measured on the train clips.
+   `--codec oobleck`: trains an AutoencoderOobleck (L1 + multi-resolution STFT with auraloss, a small
+   KL) and folds a latent scale into it; on 2 CPU cores it reached only 1.2 dB SNR in 15 minutes and
+   lost the style of what it encoded, which is why the bundled base uses the mel codec. Either way
+   the encoded silence becomes the condition encoder's `silence_latent`;
 3. encodes every clip once (VAE latents; captions through the frozen random-init character-level
    Qwen3 text encoder and condition encoder, exactly as `families/generation/cache.py` does) and
    trains the DiT with the family's flow-matching objective (logit-normal sigmas, CFG dropout to
@@ -55,7 +58,7 @@ MODEL_KWARGS = dict(
     layers=4,
     heads=4,
     head_dim=32,
-    acoustic_dim=16,
+    acoustic_dim=16,  # 80 (mel bands) with --codec mel
     text_hidden=64,
     text_layers=2,
     vae_hidden=24,
@@ -333,7 +336,10 @@ def main(argv=None) -> None:
     ap.add_argument("--data", default="data", help="where the western renders go")
     ap.add_argument("--out", default=str(ASSETS / "gen_mini"))
     ap.add_argument("--minutes", type=float, default=60.0, help="training time, both stages")
+    ap.add_argument("--codec", choices=("mel", "oobleck"), default="mel")
     ap.add_argument("--vae-share", type=float, default=0.4, help="share of --minutes for the VAE")
+    ap.add_argument("--hidden", type=int, default=192, help="DiT width (with --codec mel)")
+    ap.add_argument("--layers", type=int, default=6, help="DiT depth (with --codec mel)")
     ap.add_argument("--tracks", type=int, default=40, help="tracks per recipe")
     ap.add_argument("--seconds", type=float, default=12.0, help="seconds per track")
     ap.add_argument("--threads", type=int, default=1)
@@ -342,7 +348,13 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     started = time.monotonic()
     record: dict = {"command": " ".join(["python", "scripts/train_gen_mini.py", *sys.argv[1:]])}
-    record["model"] = {k: list(v) if isinstance(v, tuple) else v for k, v in MODEL_KWARGS.items()}
+    kwargs = dict(MODEL_KWARGS)
+    if args.codec == "mel":
+        kwargs.update(
+            acoustic_dim=80, hidden=args.hidden, layers=args.layers, heads=args.hidden // 32
+        )
+    record["model"] = {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
+    record["model"]["codec"] = args.codec
     clips = load_clips(render_western(Path(args.data), args.tracks, args.seconds))
     record["data"] = {
         "recipes": list(RECIPES),
@@ -351,16 +363,22 @@ def main(argv=None) -> None:
         "seconds_per_clip": args.seconds,
     }
     log(f"{len(clips['train'])} train / {len(clips['test'])} test clips")
-    pipe = builders.ace_step_pipeline(seed=args.seed, **MODEL_KWARGS)
+    pipe = builders.ace_step_pipeline(seed=args.seed, codec=args.codec, **kwargs)
     for part in (pipe.text_encoder, pipe.condition_encoder):
         part.requires_grad_(False).eval()
     train_waves = [w for w, _ in clips["train"]]
     test_waves = [w for w, _ in clips["test"]]
-    record["vae"] = train_vae(
-        pipe.vae, train_waves, test_waves, args.minutes * args.vae_share, args.seed
-    )
+    if args.codec == "mel":
+        args.vae_share = 0.0
+        pipe.vae.set_statistics([torch.from_numpy(w) for w in train_waves])
+        record["vae"] = {"codec": "MelCodec (fixed)", "test": vae_figures(pipe.vae, test_waves)}
+        log(f"mel codec: test {record['vae']['test']}")
+    else:
+        record["vae"] = train_vae(
+            pipe.vae, train_waves, test_waves, args.minutes * args.vae_share, args.seed
+        )
+        record["vae"]["latent_scale"] = fold_latent_scale(pipe.vae, train_waves)
     pipe.vae.requires_grad_(False)
-    record["vae"]["latent_scale"] = fold_latent_scale(pipe.vae, train_waves)
     set_silence_latent(pipe)
     out = Path(args.out)
     save_pipeline(pipe, out, {**record, "partial": "vae only"})

@@ -9,7 +9,10 @@ import click
 from ..console import console, info
 
 _ENCODERS = [
-    click.option("--codec", help="AutoencoderOobleck: hub id or local folder."),
+    click.option(
+        "--codec",
+        help="Audio codec (AutoencoderOobleck or a pipeline folder with vae/): hub id or local folder.",
+    ),
     click.option("--clip-model", help="CLIPVisionModelWithProjection: hub id or local folder."),
     click.option("--text-model", help="CLIPTextModelWithProjection: hub id or local folder."),
 ]

@@ -7,6 +7,7 @@ Nothing here re-implements a model: every module is the library's own class.
 
 from __future__ import annotations
 
+import math
 import string
 from typing import Any
 
@@ -54,8 +55,13 @@ def ace_step_pipeline(
     audio_channels: int = 2,
     is_turbo: bool = True,
     seed: int = 0,
+    codec: str = "oobleck",
 ):
-    """A random-init AceStepPipeline (DiT, condition encoder, Oobleck VAE, Qwen3 text encoder)."""
+    """A random-init AceStepPipeline (DiT, condition encoder, Qwen3 text encoder and a codec).
+
+    `codec="oobleck"`: a random-init AutoencoderOobleck; `codec="mel"`: the fixed `MelCodec` with
+    `acoustic_dim` mel bands and hop `prod(downsampling)` (gen-mini's codec).
+    """
     from diffusers import (
         AceStepPipeline,
         AceStepTransformer1DModel,
@@ -106,15 +112,26 @@ def ace_step_pipeline(
         num_timbre_encoder_hidden_layers=1,
         **common,
     )
-    vae = AutoencoderOobleck(
-        encoder_hidden_size=2 * acoustic_dim,  # the encoder emits mean and scale: latent = half
-        downsampling_ratios=list(downsampling),
-        channel_multiples=[1, 2, 2][: len(downsampling)] + [2] * max(0, len(downsampling) - 3),
-        decoder_channels=vae_hidden,
-        decoder_input_channels=acoustic_dim,
-        audio_channels=audio_channels,
-        sampling_rate=samplerate,
-    )
+    if codec == "mel":
+        from .codecs import MelCodec
+
+        vae = MelCodec(
+            sampling_rate=samplerate,
+            audio_channels=audio_channels,
+            downsampling_ratios=[math.prod(downsampling)],
+            n_fft=4 * math.prod(downsampling),
+            n_mels=acoustic_dim,
+        )
+    else:
+        vae = AutoencoderOobleck(
+            encoder_hidden_size=2 * acoustic_dim,  # the encoder emits mean and scale: latent = half
+            downsampling_ratios=list(downsampling),
+            channel_multiples=[1, 2, 2][: len(downsampling)] + [2] * max(0, len(downsampling) - 3),
+            decoder_channels=vae_hidden,
+            decoder_input_channels=acoustic_dim,
+            audio_channels=audio_channels,
+            sampling_rate=samplerate,
+        )
     scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1, shift=1.0)
     return AceStepPipeline(
         vae=vae,

@@ -74,9 +74,8 @@ def sample_latents(family, model, hidden: torch.Tensor, frames: int, steps: int,
 
 def write_samples(family, model, step: int, run_dir: Path, log) -> list[Path]:
     """Generate the sample prompts, save WAV + spectrogram under samples/step_<N>/, log audio."""
-    from diffusers import AutoencoderOobleck
-
     from ...audio import write_audio
+    from .codecs import load_codec
     from .report import save_spectrogram
 
     options = family.options
@@ -93,7 +92,7 @@ def write_samples(family, model, step: int, run_dir: Path, log) -> list[Path]:
         )
         for n, (_, cond) in enumerate(sample_conditions(family))
     ]
-    vae = AutoencoderOobleck.from_pretrained(family.location, subfolder="vae")
+    vae = load_codec(family.location)
     sr = int(vae.config.sampling_rate)
     folder = run_dir / "samples" / f"step_{step}"
     folder.mkdir(parents=True, exist_ok=True)

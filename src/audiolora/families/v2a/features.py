@@ -141,14 +141,14 @@ def events_for(video: Path, start: float, seconds: float) -> list[float] | None:
 
 
 def load_codec(model_id: str):
-    from diffusers import AutoencoderOobleck
+    """The frozen audio codec (AutoencoderOobleck or gen-mini's MelCodec), alone or a pipeline's vae/."""
+    from ..generation.codecs import load_codec as load_audio_codec
 
     sub = "vae" if (Path(model_id) / "vae" / "config.json").is_file() else None
     try:
-        codec = AutoencoderOobleck.from_pretrained(model_id, subfolder=sub)
+        return load_audio_codec(model_id, subfolder=sub)
     except (OSError, ValueError) as exc:
-        raise DataError(f"v2a.codec={model_id}: cannot load an Oobleck codec ({exc})") from None
-    return codec.eval().requires_grad_(False)
+        raise DataError(f"v2a.codec={model_id}: cannot load an audio codec ({exc})") from None
 
 
 class Encoders:
