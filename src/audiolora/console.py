@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -19,8 +20,29 @@ from rich.progress import (
 
 T = TypeVar("T")
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Written to a log or a pipe, lines are this wide: nothing printed here stretches to the console
+# width (tables take their natural width), so a wide one only stops tables being cut at 80 columns.
+PIPE_WIDTH = 1000
+
+
+class WideWhenPiped(Console):
+    """A rich Console that, when its output is not a terminal and COLUMNS is not set, is
+    `PIPE_WIDTH` wide instead of rich's 80 (or the width of whatever terminal stdin is)."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+            return size
+        return ConsoleDimensions(PIPE_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)
+
+
+console = WideWhenPiped(highlight=False)
+err_console = WideWhenPiped(stderr=True, highlight=False)
 
 
 class _Settings:
