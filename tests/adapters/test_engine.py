@@ -131,6 +131,23 @@ def test_out_proj_through_peft_is_dead_but_audiolora_makes_it_act():
     assert list(model.attn.lora_A["default"]) == ["out"]
 
 
+def test_live_check_leaves_no_gradient_on_any_parameter():
+    """The check's backward also reaches trainable tensors outside the adapters (a new stem's
+    slices, a norm kept trainable): none may keep a gradient, or the first step adds it in."""
+    from audiolora.adapters.live import dead_modules
+
+    model = attach_adapter(Net(), AdapterSpec(targets=["proj"], rank=2), example_inputs=(X,))
+    assert all(p.grad is None for p in model.parameters())
+    model.norm.weight.requires_grad_(True)  # trainable, not an adapter
+    assert dead_modules(model, (X,)) == []
+    assert all(p.grad is None for p in model.parameters())
+    earlier = torch.ones_like(model.norm.weight)
+    model.norm.weight.grad = earlier
+    assert dead_modules(model, (X,)) == []
+    assert model.norm.weight.grad is earlier
+    assert all(p.grad is None for n, p in model.named_parameters() if n != "norm.weight")
+
+
 def test_only_adapter_tensors_train():
     model = attach_adapter(Net(), AdapterSpec(targets=ALL, rank=2))
     names = [n for n, p in model.named_parameters() if p.requires_grad]

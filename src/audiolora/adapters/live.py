@@ -41,7 +41,9 @@ def dead_modules(
 
     Runs one forward/backward in eval mode on a random projection of every float output; an adapter
     whose forward is never called (e.g. the out_proj of a fused nn.MultiheadAttention adapted as a
-    separate Linear) or whose output is unused gets no gradient. Leaves grads and modes as found.
+    separate Linear) or whose output is unused gets no gradient. Leaves every parameter's grad and
+    requires_grad, and the model's mode, as found (the backward also reaches trainable parameters
+    outside the adapters, e.g. a new stem's slices, whose grads must not leak into a first step).
     """
     layers = [
         (n, m)
@@ -50,7 +52,7 @@ def dead_modules(
     ]
     params = {n: _layer_params(m, adapter_name) for n, m in layers}
     flags = {p: p.requires_grad for ps in params.values() for p in ps}
-    saved = {p: p.grad for p in flags}
+    saved = {p: p.grad for p in model.parameters()}
     was_training = model.training
     model.eval()
     try:
@@ -79,8 +81,9 @@ def dead_modules(
             if not any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in ps)
         ]
     finally:
+        for p, grad in saved.items():
+            p.grad = grad
         for p, flag in flags.items():
-            p.grad = saved[p]
             p.requires_grad_(flag)
         model.train(was_training)
     return dead

@@ -15,7 +15,7 @@ saves. A checkpoint stores the step, epoch and position in the epoch (micro-batc
 trainable tensor, optimizer, scheduler and grad-scaler states and each process's python/numpy/
 torch/CUDA RNG states; `--resume` restores them and skips to the saved position. The model is put in
 training mode before the first step and no gradient survives the model's construction (the attach
-live-check runs a backward), so a fresh and a resumed run take the same path; on CPU a killed-and-
+live-check restores every parameter's grad after its backward), so a fresh and a resumed run take the same path; on CPU a killed-and-
 resumed run ends bit-identical to an uninterrupted one (tests/train/test_train_resume_real.py).
 Validation runs under a fixed seed (same crops, same noise each time) and restores the training RNG
 afterwards.

@@ -180,10 +180,6 @@ class Trainer:
 
         set_seed(self.config.run.seed)
         model = self.family.build_model()
-        # Building may leave gradients behind (the attach live-check runs a backward, which reaches
-        # trainable slices); the first step of a fresh and of a resumed run must both start from none.
-        for p in model.parameters():
-            p.grad = None
         if cfg.gradient_checkpointing:
             try:
                 self.family.set_gradient_checkpointing(model, True)
