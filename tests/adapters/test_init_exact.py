@@ -155,3 +155,29 @@ def test_eval_mode_gradient_reaches_the_attention_adapter():
     model(*inputs).square().sum().backward()
     grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
     assert grads and all(g is not None and g.abs().sum() > 0 for g in grads.values())
+
+
+@pytest.mark.parametrize("kind", ["lora", "lokr"])
+def test_feed_forward_adapter_of_a_torch_encoder_layer_acts_in_eval_without_grad(kind):
+    """nn.TransformerEncoderLayer's fused eval path reads linear1/linear2's weights itself: an
+    adapter there must still act (it equals the merged weights) and be exact at init."""
+    from audiolora import merge_adapter
+
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True).eval()
+    x = torch.randn(2, 5, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want = layer(x)
+    model = copy.deepcopy(layer)
+    attach_adapter(model, AdapterSpec(kind=kind, rank=2, targets=["linear1", "linear2"]))
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x), want)  # exact at init, in the path torch picks
+        for n, p in model.named_parameters():
+            if p.requires_grad:
+                p.normal_(std=0.3, generator=torch.Generator().manual_seed(len(n)))
+        adapted = model(x)
+        merge_adapter(model)
+        merged = model(x)
+    assert (adapted - want).abs().max() > 1e-2  # the adapter acts
+    assert torch.allclose(adapted, merged, atol=1e-5)

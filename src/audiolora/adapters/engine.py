@@ -10,6 +10,7 @@ import torch.nn as nn
 from peft import LoKrConfig, LoraConfig, inject_adapter_in_model
 
 from ..errors import AudioloraError
+from .containers import keep_fused_paths_off
 from .layers import lora_dispatch
 from .lokr import AudioLoKrModel
 from .merge import set_active_adapter
@@ -81,6 +82,7 @@ def inject(model: nn.Module, spec: AdapterSpec, record: AdapterRecord, adapter_n
         ) from exc
     adapters_of(model)[adapter_name] = record
     set_active_adapter(model, adapter_name)
+    keep_fused_paths_off(model)
 
 
 def attach_adapter(
