@@ -114,7 +114,7 @@ def export_lora(adapter, out, layout) -> None:
 @click.option("--overwrite", is_flag=True, help="Re-estimate bpm and key where already filled.")
 def caption(folder, overwrite) -> None:
     """Fill bpm and key from the signal into FOLDER/captions.csv (offline, librosa); edit it after."""
-    from ..ui.dataset_table import fill_rows, load_table, save_table
+    from ..data.caption_table import fill_rows, load_table, save_table
 
     rows = fill_rows(load_table(folder), folder, overwrite=overwrite)
     path = save_table(rows, folder)

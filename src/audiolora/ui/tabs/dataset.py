@@ -6,7 +6,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import dataset_table as dt
+from ...data import caption_table as dt
 from .common import Context, one_line_errors, player
 
 

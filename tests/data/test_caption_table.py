@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from audiolora.audio import write_audio
+from audiolora.data import caption_table as dt
 from audiolora.data.captions import load_captions, read_caption_csv
 from audiolora.errors import DataError
-from audiolora.ui import dataset_table as dt
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-"""The Dataset tab's logic: a folder's audio files as rows of caption fields, read from sidecars and
-a captions CSV, edited, tagged, filled from the signal, checked, and saved as the CSV the CLI reads
-(`generation.captions`, `read_caption_csv`)."""
+"""Caption tables (the UI's Dataset tab and `audiolora data caption`): a folder's audio files as rows
+of caption fields, read from sidecars and a captions CSV, edited, tagged, filled from the signal,
+checked, and saved as the CSV the CLI reads (`generation.captions`, `read_caption_csv`)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..data.captions import (
+from ..errors import AudioloraError, DataError
+from .captions import (
     TagMode,
     apply_tag,
     parse_caption,
     read_caption_csv,
     read_sidecar,
 )
-from ..data.layout import AUDIO_SUFFIXES
-from ..errors import AudioloraError, DataError
+from .layout import AUDIO_SUFFIXES
 
 FIELDS = ("caption", "genre", "bpm", "keyscale", "timesignature", "lyrics")
 COLUMNS = ("file", *FIELDS)
