@@ -18,8 +18,10 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -174,6 +176,34 @@ def build_cache(
         _encode_text(pipe, location, items, tmp)
         frames = _encode_audio(pipe, items, tmp)
     del pipe
+    return publish_cache(tmp, folder, model, location, items, frames)
+
+
+def build_text_then_audio(
+    model: str,
+    items: list[CaptionedAudio],
+    folder: str | os.PathLike,
+    *,
+    two_pass: bool,
+    encode_text: Callable[[str, Path], None],
+    load_codec: Callable[[str], Any],
+    encode_audio: Callable[[Any, Path], list[int]],
+) -> Path:
+    """The cache build of the kinds whose text side and codec load apart (Stable Audio, SA3):
+    `encode_text(location, tmp)` loads and frees its encoders itself, so with `two_pass` the codec is
+    loaded only after the text side is gone; one pass holds both. Written atomically."""
+    location = resolve_location(model)
+    folder = Path(folder)
+    tmp = start_cache(folder)
+    if two_pass:
+        encode_text(location, tmp)
+        gc.collect()
+        codec = load_codec(location)
+    else:
+        codec = load_codec(location)
+        encode_text(location, tmp)
+    frames = encode_audio(codec, tmp)
+    del codec
     return publish_cache(tmp, folder, model, location, items, frames)
 
 

@@ -60,6 +60,9 @@ class GenerationFamily(Family):
     the subclass registered in KIND_FAMILIES for the checkpoint's kind (ACE-Step: this class).
     """
 
+    cache_builder = staticmethod(build_cache)  # each kind's own encoders, one cache layout
+    samples_while_training = True
+
     def __new__(cls, config: RunConfig):
         if cls is GenerationFamily:
             kind = checkpoint_kind(config.model.name)
@@ -119,7 +122,9 @@ class GenerationFamily(Family):
             items = self.captioned_items()
             folder = self.cache_folder()
             if not (folder / "manifest.json").is_file():
-                build_cache(self.config.model.name, items, folder, two_pass=self.options.two_pass)
+                type(self).cache_builder(
+                    self.config.model.name, items, folder, two_pass=self.options.two_pass
+                )
             cache = LatentCache(folder)
             cache.check_fresh(self.config.model.name, items)
             self._cache = cache
@@ -154,23 +159,33 @@ class GenerationFamily(Family):
     # ------------------------------------------------------------------ model
 
     def build_model(self) -> nn.Module:
-        from diffusers import AceStepTransformer1DModel
-
+        """The kind's DiT (loaded after the cache is built) with the run's adapter attached."""
         from ...adapters import attach_adapter
 
         cache = self.cache()  # encoders run (once) before the DiT is loaded, never beside it
-        model = AceStepTransformer1DModel.from_pretrained(self.location, subfolder="transformer")
-        self.variant = self._variant(model)
+        model = self.load_transformer()
+        self.prepare(model, cache)
         spec = self.config.adapter
         if not spec.targets and spec.attention is None:
-            spec = spec.model_copy(update={"targets": preset_targets(self.options.target_preset)})
-        self.silence = cache.shared["silence_latent"]
-        self.null_emb = cache.shared["null_condition_emb"]
+            targets = preset_targets(self.options.target_preset, kind=self.kind)
+            spec = spec.model_copy(update={"targets": targets})
         if spec.rank_mode == "gradient":
             spec = spec.with_ranks(self._gradient_ranks(model, spec))
         model.eval()
         attach_adapter(model, spec, example_inputs=self._example_inputs(model))
         return model
+
+    def load_transformer(self) -> nn.Module:
+        """The checkpoint's DiT (every kind: its own diffusers class)."""
+        from diffusers import AceStepTransformer1DModel
+
+        return AceStepTransformer1DModel.from_pretrained(self.location, subfolder="transformer")
+
+    def prepare(self, model: nn.Module, cache: LatentCache) -> None:
+        """What the objective needs besides the DiT: variant, silence context, null condition."""
+        self.variant = self._variant(model)
+        self.silence = cache.shared["silence_latent"]
+        self.null_emb = cache.shared["null_condition_emb"]
 
     def _gradient_ranks(self, model, spec) -> dict[str, int]:
         """Seed 004's gradient sensitivity on a few cached batches (the run's own loss)."""
@@ -286,10 +301,20 @@ class GenerationFamily(Family):
 
     def after_evaluation(self, model: nn.Module, step: int, run_dir: Path, log: Any) -> None:
         every = self.options.sample_every
-        if every and step % every == 0:
-            from .samples import write_samples
+        if not (every and step % every == 0):
+            return
+        if not self.samples_while_training:
+            import warnings
 
-            write_samples(self, model, step, run_dir, log)
+            warnings.warn(
+                f"generation.sample_every: samples while training are not built for {self.kind} "
+                "yet; the end-of-run report still generates base vs adapted",
+                stacklevel=2,
+            )
+            return
+        from .samples import write_samples
+
+        write_samples(self, model, step, run_dir, log)
 
     def final_report(self, model: nn.Module, run_dir: Path) -> dict[str, Any]:
         from .report import generation_report

@@ -14,7 +14,6 @@ What the pipeline's `__call__` does, split into the parts training needs:
 
 from __future__ import annotations
 
-import gc
 import math
 import os
 from pathlib import Path
@@ -29,18 +28,11 @@ from ...audio import audio_info
 from ...data.captions import CaptionedAudio
 from ...errors import ConfigError
 from . import inference
-from .bases import resolve_location, sampling_defaults
-from .cache import (
-    LatentCache,
-    _encode_audio,
-    _save,
-    publish_cache,
-    start_cache,
-)
+from .bases import sampling_defaults
+from .cache import LatentCache, _encode_audio, _save, build_text_then_audio
 from .dataset import LatentClips, collate_clips
 from .family import KIND_FAMILIES, GenerationFamily
-from .objective import cfg_dropout_mask, flow_matching_loss, sample_sigmas
-from .targets import preset_targets
+from .objective import flow_matching_loss
 
 KIND = "stable-audio"
 
@@ -116,22 +108,18 @@ def build_cache(
     """cache.build_cache for Stable Audio: the same layout and manifest, its own encoders."""
     from diffusers import AutoencoderOobleck
 
-    location = resolve_location(model)
-    folder = Path(folder)
-    tmp = start_cache(folder)
-    lps = _latents_per_second(location)
-    parts = text_side(location)
-    if two_pass:  # free the text side before the autoencoder is loaded
-        _encode_text(parts, items, tmp, lps)
-        del parts
-        gc.collect()
-        vae = AutoencoderOobleck.from_pretrained(location, subfolder="vae").eval()
-    else:
-        vae = AutoencoderOobleck.from_pretrained(location, subfolder="vae").eval()
-        _encode_text(parts, items, tmp, lps)
-    frames = _encode_audio(SimpleNamespace(vae=vae), items, tmp)
-    del vae
-    return publish_cache(tmp, folder, model, location, items, frames)
+    def encode_text(location: str, tmp: Path) -> None:
+        _encode_text(text_side(location), items, tmp, _latents_per_second(location))
+
+    return build_text_then_audio(
+        model,
+        items,
+        folder,
+        two_pass=two_pass,
+        encode_text=encode_text,
+        load_codec=lambda loc: AutoencoderOobleck.from_pretrained(loc, subfolder="vae").eval(),
+        encode_audio=lambda vae, tmp: _encode_audio(SimpleNamespace(vae=vae), items, tmp),
+    )
 
 
 # ---------------------------------------------------------------------- objective
@@ -199,35 +187,18 @@ def load_scheduler(location: str):
 class StableAudioFamily(GenerationFamily):
     """Stable Audio (StableAudioPipeline): the cache, v-objective and report of this module."""
 
-    def cache(self) -> LatentCache:
-        if self._cache is None:
-            items = self.captioned_items()
-            folder = self.cache_folder()
-            if not (folder / "manifest.json").is_file():
-                build_cache(self.config.model.name, items, folder, two_pass=self.options.two_pass)
-            cache = LatentCache(folder)
-            cache.check_fresh(self.config.model.name, items)
-            self._cache = cache
-            self._splits = _splits(self, items)
-        return self._cache
+    cache_builder = staticmethod(build_cache)
+    samples_while_training = False
 
-    def build_model(self) -> nn.Module:
+    def load_transformer(self) -> nn.Module:
         from diffusers import StableAudioDiTModel
 
-        from ...adapters import attach_adapter
+        return StableAudioDiTModel.from_pretrained(self.location, subfolder="transformer")
 
-        cache = self.cache()  # encoders run (once) before the DiT is loaded, never beside it
-        model = StableAudioDiTModel.from_pretrained(self.location, subfolder="transformer")
+    def prepare(self, model: nn.Module, cache: LatentCache) -> None:
         self.scheduler = load_scheduler(self.location)
         self.variant = self.options.variant if self.options.variant != "auto" else "base"
-        spec = self.config.adapter
-        if not spec.targets and spec.attention is None:
-            targets = preset_targets(self.options.target_preset, kind=KIND)
-            spec = spec.model_copy(update={"targets": targets})
         self.null_emb = cache.shared["null_condition_emb"]
-        model.eval()
-        attach_adapter(model, spec, example_inputs=self._example_inputs(model))
-        return model
 
     def _example_inputs(self, model) -> tuple:
         from diffusers.models.embeddings import get_1d_rotary_pos_embed
@@ -246,40 +217,16 @@ class StableAudioFamily(GenerationFamily):
     def loss_at(self, model, batch, fixed_sigma: float | None = None) -> torch.Tensor:
         """The scheduler-parameterised loss (fixed_sigma: a v-diffusion time t in (0, 1))."""
         x0 = batch["latents"]
-        gens = [torch.Generator().manual_seed(int(s)) for s in batch["noise_seed"]]
-        noise = torch.stack([torch.randn(x0.shape[1:], generator=g) for g in gens]).to(x0)
-        o = self.options
-        if fixed_sigma is not None:
-            t = torch.full((x0.shape[0],), float(fixed_sigma))
-            drop = torch.zeros(x0.shape[0], dtype=torch.bool)
-        else:
-            t = torch.cat([sample_sigmas(1, g, o.timestep_mean, o.timestep_std) for g in gens])
-            drop = torch.cat([cfg_dropout_mask(1, o.cfg_dropout, g) for g in gens])
+        noise, t, drop = self._noise(batch, fixed_sigma)  # t: logit-normal, unshifted
         hidden = batch["encoder_hidden_states"].to(x0.dtype)
         global_hidden = global_states(hidden)  # the seconds stay on the unconditional branch
         null = self.null_emb.to(hidden).expand_as(hidden)
-        hidden = torch.where(drop.to(x0.device).view(-1, 1, 1), null, hidden)
+        hidden = torch.where(drop.view(-1, 1, 1), null, hidden)
         _, model_in, timestep, target = noisy_latents_and_target(
             self.scheduler, x0, noise, edm_sigmas(t).to(x0.device)
         )
         prediction = dit_output(model, model_in, timestep.to(x0), hidden, global_hidden)
         return flow_matching_loss(prediction, target, batch["frame_mask"])
-
-    def after_evaluation(self, model: nn.Module, step: int, run_dir: Path, log: Any) -> None:
-        if self.options.sample_every and step % self.options.sample_every == 0:
-            import warnings
-
-            warnings.warn(
-                "generation.sample_every: samples while training are ACE-Step only for now; "
-                "the end-of-run report still generates base vs adapted",
-                stacklevel=2,
-            )
-
-
-def _splits(family, items):
-    from .family import split_items
-
-    return split_items(family._root(), items)
 
 
 # ---------------------------------------------------------------------- sampling

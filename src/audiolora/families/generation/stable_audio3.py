@@ -13,10 +13,8 @@ What the pipeline's `__call__` does, split into the parts training needs:
 
 from __future__ import annotations
 
-import gc
 import math
 import os
-import warnings
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -29,12 +27,11 @@ from ...audio import read_audio
 from ...data.captions import CaptionedAudio
 from ...errors import ConfigError
 from . import inference
-from .cache import LatentCache, _save, publish_cache, start_cache
+from .cache import LatentCache, _save, build_text_then_audio
 from .dataset import LatentClips, collate_clips
-from .family import KIND_FAMILIES, GenerationFamily, split_items
+from .family import KIND_FAMILIES, GenerationFamily
 from .objective import flow_matching_loss, noisy_latents_and_target
 from .stable_audio import clip_seconds
-from .targets import preset_targets
 
 KIND = "stable-audio-3"
 # guidance when none is asked: the distilled checkpoint has CFG baked in (the pipeline's 1.0); the
@@ -123,24 +120,18 @@ def build_cache(
     """cache.build_cache for Stable Audio 3: the same layout and manifest, its own encoders."""
     from diffusers import AutoencoderSAME
 
-    from .bases import resolve_location
+    def encode_text(location: str, tmp: Path) -> None:
+        _encode_text(text_side(location), items, tmp, latents_per_second(location))
 
-    location = resolve_location(model)
-    folder = Path(folder)
-    tmp = start_cache(folder)
-    lps = latents_per_second(location)
-    parts = text_side(location)
-    if two_pass:  # free the text side before the autoencoder is loaded
-        _encode_text(parts, items, tmp, lps)
-        del parts
-        gc.collect()
-        vae = AutoencoderSAME.from_pretrained(location, subfolder="vae").eval()
-    else:
-        vae = AutoencoderSAME.from_pretrained(location, subfolder="vae").eval()
-        _encode_text(parts, items, tmp, lps)
-    frames = _encode_audio(vae, items, tmp)
-    del vae
-    return publish_cache(tmp, folder, model, location, items, frames)
+    return build_text_then_audio(
+        model,
+        items,
+        folder,
+        two_pass=two_pass,
+        encode_text=encode_text,
+        load_codec=lambda loc: AutoencoderSAME.from_pretrained(loc, subfolder="vae").eval(),
+        encode_audio=lambda vae, tmp: _encode_audio(vae, items, tmp),
+    )
 
 
 # ---------------------------------------------------------------------- objective
@@ -193,40 +184,20 @@ def velocity(transformer, x_t, timestep, hidden, mask) -> torch.Tensor:
 class StableAudio3Family(GenerationFamily):
     """Stable Audio 3 (StableAudio3Pipeline): the cache and rectified-flow objective of this module."""
 
-    def cache(self) -> LatentCache:
-        if self._cache is None:
-            items = self.captioned_items()
-            folder = self.cache_folder()
-            if not (folder / "manifest.json").is_file():
-                build_cache(self.config.model.name, items, folder, two_pass=self.options.two_pass)
-            cache = LatentCache(folder)
-            cache.check_fresh(self.config.model.name, items)
-            self._cache = cache
-            self._splits = split_items(self._root(), items)
-        return self._cache
+    cache_builder = staticmethod(build_cache)
+    samples_while_training = False
 
-    def build_model(self) -> nn.Module:
+    def load_transformer(self) -> nn.Module:
         from diffusers import StableAudio3DiTModel
 
-        from ...adapters import attach_adapter
+        return StableAudio3DiTModel.from_pretrained(self.location, subfolder="transformer")
 
-        cache = self.cache()  # encoders run (once) before the DiT is loaded, never beside it
-        model = StableAudio3DiTModel.from_pretrained(self.location, subfolder="transformer")
+    def prepare(self, model: nn.Module, cache: LatentCache) -> None:
         self.scheduler = load_scheduler(self.location)
         auto = scheduler_variant(self.scheduler)
         self.variant = self.options.variant if self.options.variant != "auto" else auto
-        spec = self.config.adapter
-        if not spec.targets and spec.attention is None:
-            spec = spec.model_copy(
-                update={"targets": preset_targets(self.options.target_preset, kind=KIND)}
-            )
         self.null_prompt = cache.shared["null_prompt_embeds"]
         self.null_mask = cache.shared["null_prompt_mask"]
-        if spec.rank_mode == "gradient":
-            spec = spec.with_ranks(self._gradient_ranks(model, spec))
-        model.eval()
-        attach_adapter(model, spec, example_inputs=self._example_inputs(model))
-        return model
 
     def _example_inputs(self, model) -> tuple:
         item = collate_clips([LatentClips(self._cache, [0], 8, random_crop=False)[0]])
@@ -252,14 +223,6 @@ class StableAudio3Family(GenerationFamily):
         timestep = sigma.to(x0.dtype) * self.scheduler.config.num_train_timesteps
         prediction = velocity(model, x_t, timestep, hidden, mask)
         return flow_matching_loss(prediction, target, batch["frame_mask"])
-
-    def after_evaluation(self, model: nn.Module, step: int, run_dir: Path, log: Any) -> None:
-        if self.options.sample_every and step % self.options.sample_every == 0:
-            warnings.warn(
-                "generation.sample_every: samples while training are ACE-Step only for now; "
-                "the end-of-run report still generates base vs adapted",
-                stacklevel=2,
-            )
 
 
 # ---------------------------------------------------------------------- sampling
