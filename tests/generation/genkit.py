@@ -37,3 +37,52 @@ def make_clips(root: Path, n_train: int = 3, n_valid: int = 1, n_test: int = 1, 
 
 def sidecar(path: Path, **fields) -> None:
     path.with_suffix(".json").write_text(json.dumps(fields))
+
+
+def family_for(config: str, model, root, tmp_path, *overrides):
+    """(config, family) of `config` on `model` and the clips under `root`, 0.5 s windows."""
+    from audiolora.config import load_config
+    from audiolora.families.base import get_family
+
+    cfg = load_config(
+        config,
+        [
+            f"model.name={model}",
+            f"data.root={root}",
+            f"run.output_dir={tmp_path / 'runs'}",
+            "generation.window_seconds=0.5",
+            *overrides,
+        ],
+    )
+    return cfg, get_family(cfg)
+
+
+def digest(folder: Path) -> dict[str, str]:
+    """sha256 of every file under `folder`, by relative path (byte-identical caches)."""
+    import hashlib
+
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def trained_adapter(dit_class, location: Path, kind: str, folder: Path, variant: str) -> Path:
+    """A LoRA adapter on every preset module of `location`'s DiT with nonzero B (as after
+    training), saved to `folder`."""
+    import torch
+
+    from audiolora.adapters import AdapterSpec, attach_adapter, save_adapter
+    from audiolora.families.generation.targets import preset_targets
+
+    model = dit_class.from_pretrained(location, subfolder="transformer")
+    targets = preset_targets("both+ffn+time+output", kind=kind)
+    attach_adapter(model, AdapterSpec(rank=4, alpha=8, targets=targets))
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    save_adapter(model, folder, {"family": "generation", "variant": variant})
+    return folder

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
+import genkit
 import pytest
 import torch
 
-from audiolora.config import load_config
 from audiolora.errors import AudioloraError, DataError
 from audiolora.families.base import get_family
 from audiolora.families.generation.cache import LatentCache, build_cache
@@ -16,26 +13,11 @@ from audiolora.families.generation.cache import LatentCache, build_cache
 CONFIG = "configs/generation/ace_step_lora.yaml"
 
 
-def family_for(tiny_ace, root, tmp_path, *overrides):
-    cfg = load_config(
-        CONFIG,
-        [
-            f"model.name={tiny_ace}",
-            f"data.root={root}",
-            f"run.output_dir={tmp_path / 'runs'}",
-            "generation.window_seconds=0.5",
-            *overrides,
-        ],
-    )
-    return cfg, get_family(cfg)
+def family_for(model, root, tmp_path, *overrides):
+    return genkit.family_for(CONFIG, model, root, tmp_path, *overrides)
 
 
-def digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
+digest = genkit.digest
 
 
 def test_one_and_two_pass_caches_are_byte_identical(tiny_ace, clips, tmp_path):

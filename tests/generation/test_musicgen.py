@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import genkit
 import numpy as np
 import pytest
 import soundfile as sf
@@ -12,7 +13,6 @@ import torch
 import torch.nn.functional as F
 
 from audiolora.cli import main
-from audiolora.config import load_config
 from audiolora.errors import AudioloraError, ConfigError, DataError
 from audiolora.families.base import get_family
 
@@ -32,17 +32,7 @@ def tiny_musicgen(tmp_path_factory) -> Path:
 
 
 def family_for(model, root, tmp_path, *overrides):
-    cfg = load_config(
-        CONFIG,
-        [
-            f"model.name={model}",
-            f"data.root={root}",
-            f"run.output_dir={tmp_path / 'runs'}",
-            "generation.window_seconds=0.5",
-            *overrides,
-        ],
-    )
-    return cfg, get_family(cfg)
+    return genkit.family_for(CONFIG, model, root, tmp_path, *overrides)
 
 
 def test_a_musicgen_folder_is_recognised(tiny_musicgen, clips, tmp_path):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
 
+import genkit
 import numpy as np
 import pytest
 import soundfile as sf
@@ -14,9 +14,7 @@ import torch
 from genkit import SR, make_clips
 
 from audiolora.cli import main
-from audiolora.config import load_config
 from audiolora.errors import ConfigError
-from audiolora.families.base import get_family
 
 CONFIG = "configs/generation/stable_audio_lora.yaml"
 
@@ -35,42 +33,15 @@ def adapter(tiny_sa, tmp_path_factory):
     """A LoRA adapter on the tiny DiT's attention with nonzero B (as after training)."""
     from diffusers import StableAudioDiTModel
 
-    from audiolora.adapters import AdapterSpec, attach_adapter, save_adapter
-    from audiolora.families.generation.targets import preset_targets
-
-    model = StableAudioDiTModel.from_pretrained(tiny_sa, subfolder="transformer")
-    targets = preset_targets("both+ffn+time+output", kind="stable-audio")
-    attach_adapter(model, AdapterSpec(rank=4, alpha=8, targets=targets))
-    torch.manual_seed(3)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.5)
     folder = tmp_path_factory.mktemp("sa-adapter") / "lora"
-    save_adapter(model, folder, {"family": "generation", "variant": "base"})
-    return folder
+    return genkit.trained_adapter(StableAudioDiTModel, tiny_sa, "stable-audio", folder, "base")
 
 
 def family_for(model, root, tmp_path, *overrides):
-    cfg = load_config(
-        CONFIG,
-        [
-            f"model.name={model}",
-            f"data.root={root}",
-            f"run.output_dir={tmp_path / 'runs'}",
-            "generation.window_seconds=0.5",
-            *overrides,
-        ],
-    )
-    return cfg, get_family(cfg)
+    return genkit.family_for(CONFIG, model, root, tmp_path, *overrides)
 
 
-def digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
+digest = genkit.digest
 
 
 # ---------------------------------------------------------------------- objective

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+import genkit
 import numpy as np
 import pytest
 import soundfile as sf
@@ -14,9 +14,7 @@ import torch
 from genkit import SR, make_clips
 
 from audiolora.cli import main
-from audiolora.config import load_config
 from audiolora.errors import ConfigError
-from audiolora.families.base import get_family
 
 CONFIG = "configs/generation/stable_audio3_lora.yaml"
 
@@ -48,42 +46,15 @@ def adapter(tiny_sa3, tmp_path_factory):
     """A LoRA adapter on every preset module of the tiny DiT with nonzero B (as after training)."""
     from diffusers import StableAudio3DiTModel
 
-    from audiolora.adapters import AdapterSpec, attach_adapter, save_adapter
-    from audiolora.families.generation.targets import preset_targets
-
-    model = StableAudio3DiTModel.from_pretrained(tiny_sa3, subfolder="transformer")
-    targets = preset_targets("both+ffn+time+output", kind="stable-audio-3")
-    attach_adapter(model, AdapterSpec(rank=4, alpha=8, targets=targets))
-    torch.manual_seed(3)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.5)
     folder = tmp_path_factory.mktemp("sa3-adapter") / "lora"
-    save_adapter(model, folder, {"family": "generation", "variant": "turbo"})
-    return folder
+    return genkit.trained_adapter(StableAudio3DiTModel, tiny_sa3, "stable-audio-3", folder, "turbo")
 
 
 def family_for(model, root, tmp_path, *overrides):
-    cfg = load_config(
-        CONFIG,
-        [
-            f"model.name={model}",
-            f"data.root={root}",
-            f"run.output_dir={tmp_path / 'runs'}",
-            "generation.window_seconds=0.5",
-            *overrides,
-        ],
-    )
-    return cfg, get_family(cfg)
+    return genkit.family_for(CONFIG, model, root, tmp_path, *overrides)
 
 
-def digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
+digest = genkit.digest
 
 
 def dit_inputs(model) -> dict:
