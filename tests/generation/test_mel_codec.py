@@ -82,3 +82,22 @@ def test_codec_loader_takes_the_class_the_folder_names(tmp_path):
     (bad / "config.json").write_text('{"_class_name": "NoSuchCodec"}')
     with pytest.raises(ConfigError, match="NoSuchCodec"):
         load_codec(tmp_path / "bad")
+
+
+def test_load_pipeline_finds_the_codec_class_in_a_fresh_process(tmp_path):
+    """diffusers imports no module a folder names: audiolora's loader must import it first (and
+    keep diffusers' type warning about the vae quiet)."""
+    import subprocess
+    import sys
+
+    builders.ace_step_pipeline(codec="mel", acoustic_dim=8, audio_channels=1).save_pretrained(
+        tmp_path
+    )
+    code = (
+        "from audiolora.families.generation.bases import load_pipeline;"
+        f"print(type(load_pipeline({str(tmp_path)!r}).vae).__name__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "MelCodec"
+    assert "Expected types" not in done.stderr

@@ -159,11 +159,15 @@ def load_pipeline(name: str, *, dtype: torch.dtype = torch.float32, skip: tuple[
     """The stock diffusers pipeline for `name`; components in `skip` are not loaded (None)."""
     import diffusers
 
+    # diffusers loads a component class only from a module already imported (gen-mini's MelCodec)
+    from .codecs import quiet_codec_type_warning
+
     location = resolve_location(name)
     cls = getattr(diffusers, pipeline_class_name(location))
     kwargs = {component: None for component in skip}
     try:
-        pipe = cls.from_pretrained(location, dtype=dtype, **kwargs)
+        with quiet_codec_type_warning():
+            pipe = cls.from_pretrained(location, dtype=dtype, **kwargs)
     except (OSError, ValueError) as exc:
         raise AudioloraError(
             f"{location}: cannot load the pipeline ({str(exc).splitlines()[0]})"

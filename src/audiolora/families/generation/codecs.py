@@ -18,7 +18,9 @@ signal processing itself is librosa's (`melspectrogram`, `inverse.mel_to_audio`)
 
 from __future__ import annotations
 
+import logging
 import math
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +146,21 @@ def load_codec(location: str | Path, subfolder: str | None = "vae"):
     """Load a pipeline's audio codec with the class its config names, frozen and in eval mode."""
     cls = codec_class(location, subfolder)
     return cls.from_pretrained(str(location), subfolder=subfolder).eval().requires_grad_(False)
+
+
+class _CodecTypeFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return f"got <class '{__name__}.MelCodec'>" not in record.getMessage()
+
+
+@contextmanager
+def quiet_codec_type_warning():
+    """Drop diffusers' "Expected types for vae: AutoencoderOobleck, got MelCodec" while loading:
+    the codec has the autoencoder's interface by design (this module's docstring)."""
+    logger = logging.getLogger("diffusers.pipelines.pipeline_utils")
+    quiet = _CodecTypeFilter()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
