@@ -50,7 +50,7 @@ demo-generate: install
 	  $(VENV)/bin/audiolora data render --recipe $$r --tracks 6 --seconds 8 --samplerate 16000 \
 	  --splits 0.5,0.17,0.33 --seed 1 --out data/western-demo-$$r || exit 1; done
 	$(PY) scripts/demo_generate.py style --traditional $(GEN_DATA) \
-	  --western $(GEN_WESTERN:%=data/western-demo-%)
+	  --western $(GEN_WESTERN:%=data/western-demo-%) --through-codec gen-mini
 	$(VENV)/bin/audiolora train configs/generation/traditional_lora.yaml data.root=$(GEN_DATA)
 	$(PY) scripts/demo_generate.py table outputs/demo-generate
 

@@ -1,12 +1,16 @@
 """Helpers of `make demo-generate`: fit the style classifier, print the base-vs-adapted table.
 
     python scripts/demo_generate.py style --traditional data/traditional-demo \\
-        --western data/western-demo-pop4 data/western-demo-techhouse5 data/western-demo-chorales
+        --western data/western-demo-pop4 data/western-demo-techhouse5 data/western-demo-chorales \\
+        --through-codec gen-mini
     python scripts/demo_generate.py table outputs/demo-generate
 
 `style` fits a metrics.style.StyleClassifier (western vs traditional, on 4 s pieces of the renders'
 train splits) and saves it to `<traditional>/.audiolora-style/`, where the generation report finds it
-and adds style_accuracy; it prints the classifier's accuracy on the renders' held-out splits.
+and adds style_accuracy; it prints the classifier's accuracy on the renders' held-out splits. With
+`--through-codec MODEL` every piece first goes through MODEL's codec (encode, decode), so that the
+classifier judges style in the domain the generated clips live in, not the codec's artifacts (both
+labels go through the same codec; the base and the adapted clips are decoded by it too).
 `table` prints the newest run's report (metrics.json) beside seed 001's published changes.
 """
 
@@ -32,13 +36,25 @@ GOALS = {
 PIECE_SECONDS = 4.0
 
 
-def fit_style(traditional: Path, western: list[Path]) -> None:
+def codec_transform(model: str | None):
+    if not model:
+        return None
+    from audiolora.families.generation.bases import resolve_location
+    from audiolora.families.generation.codecs import load_codec, round_trip
+
+    return round_trip(load_codec(resolve_location(model)))
+
+
+def fit_style(traditional: Path, western: list[Path], through_codec: str | None = None) -> None:
     sets = {"western": western, "traditional": [traditional]}
-    clf = train_style_classifier(sets, splits=("train",), seconds=PIECE_SECONDS, embedding=False)
+    transform = codec_transform(through_codec)
+    clf = train_style_classifier(
+        sets, splits=("train",), seconds=PIECE_SECONDS, embedding=False, transform=transform
+    )
     feats, labels = [], []
     for label, roots in sets.items():
         for root in roots:
-            clips, sr = render_clips(root, ("valid", "test"), PIECE_SECONDS)
+            clips, sr = render_clips(root, ("valid", "test"), PIECE_SECONDS, transform)
             if clips:
                 feats.append(clip_features(clips, sr, embedding=False))
                 labels += [label] * len(clips)
@@ -82,11 +98,12 @@ def main(argv=None) -> None:
     s = sub.add_parser("style")
     s.add_argument("--traditional", type=Path, required=True)
     s.add_argument("--western", type=Path, nargs="+", required=True)
+    s.add_argument("--through-codec", help="pass every piece through this model's codec first")
     t = sub.add_parser("table")
     t.add_argument("folder", type=Path)
     args = ap.parse_args(argv)
     if args.command == "style":
-        fit_style(args.traditional, args.western)
+        fit_style(args.traditional, args.western, args.through_codec)
     else:
         print_table(args.folder)
 

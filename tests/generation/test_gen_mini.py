@@ -67,6 +67,8 @@ def test_demo_config_on_a_tiny_set_reports_the_table_and_samples(tmp_path):
             str(trad),
             "--western",
             str(tmp_path / "pop4"),
+            "--through-codec",
+            "gen-mini",
         ],
         check=True,
     )

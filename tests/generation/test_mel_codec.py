@@ -101,3 +101,16 @@ def test_load_pipeline_finds_the_codec_class_in_a_fresh_process(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "MelCodec"
     assert "Expected types" not in done.stderr
+
+
+def test_round_trip_returns_the_clip_at_its_own_rate_channels_and_length():
+    from audiolora.families.generation.codecs import round_trip
+
+    codec = MelCodec(n_mels=80)
+    rate = 22050
+    t = np.arange(int(1.3 * rate)) / rate
+    clip = np.stack([np.sin(2 * np.pi * 330 * t)] * 2).astype(np.float32) * 0.3
+    out = round_trip(codec)(clip, rate)
+    assert out.shape == clip.shape and out.dtype == np.float32
+    spectrum = np.abs(np.fft.rfft(out[0]))
+    assert abs(spectrum.argmax() * rate / out.shape[1] - 330) < 15

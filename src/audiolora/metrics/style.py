@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,8 @@ import torch
 
 from ..errors import DataError
 from .generation import afd_matrix
+
+Transform = Callable[[np.ndarray, int], np.ndarray]  # (clip [channels, n], samplerate) -> clip
 
 
 def clip_features(
@@ -116,10 +118,14 @@ class StyleClassifier:
 
 
 def render_clips(
-    root: str | os.PathLike, splits: Sequence[str] = ("train",), seconds: float | None = None
+    root: str | os.PathLike,
+    splits: Sequence[str] = ("train",),
+    seconds: float | None = None,
+    transform: Transform | None = None,
 ) -> tuple[list[np.ndarray], int]:
     """The mixtures of a render (`audiolora data render`) in `splits`, cut into `seconds`-long
-    pieces when given (a shorter rest is dropped); returns (clips, sample rate)."""
+    pieces when given (a shorter rest is dropped), each through `transform(clip, samplerate)` when
+    given (e.g. a codec round trip); returns (clips, sample rate)."""
     from ..audio import read_audio
 
     root = Path(root)
@@ -137,6 +143,8 @@ def render_clips(
             continue
         n = int(round(seconds * sr))
         clips += [audio[:, s : s + n] for s in range(0, audio.shape[1] - n + 1, n)]
+    if transform is not None:
+        clips = [transform(clip, sr) for clip in clips]
     return clips, sr
 
 
@@ -146,13 +154,15 @@ def train_style_classifier(
     seconds: float | None = None,
     embedding: bool = True,
     l2: float = 1e-2,
+    transform: Transform | None = None,
 ) -> StyleClassifier:
     """Fit on renders: `{label: [render root, ...]}`, e.g. {"western": [pop4, techhouse5],
-    "traditional": [traditional]}; the last label is the one `compare_systems` counts."""
+    "traditional": [traditional]}; the last label is the one `compare_systems` counts.
+    `transform(clip, samplerate)` is applied to every clip first (see `render_clips`)."""
     feats, labels = [], []
     for label, roots in sets.items():
         for root in roots:
-            clips, sr = render_clips(root, splits, seconds)
+            clips, sr = render_clips(root, splits, seconds, transform)
             if clips:
                 feats.append(clip_features(clips, sr, embedding))
                 labels += [label] * len(clips)

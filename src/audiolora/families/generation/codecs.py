@@ -129,6 +129,25 @@ class MelCodec(ModelMixin, ConfigMixin):
         return OobleckDecoderOutput(sample=out) if return_dict else (out,)
 
 
+def round_trip(codec):
+    """`(clip [channels, n], samplerate) -> clip` through `codec`'s encode and decode, returned at the
+    clip's own rate, channels and length: what the best generation on this codec can sound like."""
+    from ...audio import convert_channels, resample
+
+    sr, channels = int(codec.config.sampling_rate), int(codec.config.audio_channels)
+
+    def apply(clip: np.ndarray, samplerate: int) -> np.ndarray:
+        x = convert_channels(resample(clip, samplerate, sr), channels).astype(np.float32)
+        with torch.no_grad():
+            z = codec.encode(torch.from_numpy(x)[None]).latent_dist.mean
+            y = codec.decode(z).sample[0].float().numpy()
+        y = np.pad(y, ((0, 0), (0, max(0, x.shape[1] - y.shape[1]))))[:, : x.shape[1]]
+        y = convert_channels(resample(y, sr, samplerate), clip.shape[0])
+        return np.pad(y, ((0, 0), (0, max(0, clip.shape[1] - y.shape[1]))))[:, : clip.shape[1]]
+
+    return apply
+
+
 def codec_class(location: str | Path, subfolder: str | None = "vae"):
     """The class a saved codec folder names (`AutoencoderOobleck`, `MelCodec`, ...)."""
     import diffusers
