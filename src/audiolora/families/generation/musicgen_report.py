@@ -9,9 +9,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from ...audio import read_audio
 from .musicgen_model import load_musicgen, sample
-from .report import finish_report, save_clips
+from .report import finish_report, report_items, save_clips
 
 
 def _with_decoder(family, decoder: nn.Module | None = None):
@@ -48,10 +47,7 @@ def musicgen_report(family, model: nn.Module, run_dir: Path) -> dict[str, Any]:
     """Base vs adapted on held-out captions: metrics, samples/final/, the adapter's audible effect."""
 
     options = family.options
-    items = family._splits
-    held_out = (items.get("test", []) + items.get("valid", [])) or items.get("train", [])
-    held_out = held_out[: max(2, options.eval_clips)]
-    train = items.get("train", [])[: options.eval_clips]
+    held_out, train = report_items(family)
     duration = float(min([options.window_seconds] + [i.meta.duration or 1e9 for i in held_out]))
     full, processor = _with_decoder(family)
     sr = int(full.config.audio_encoder.sampling_rate)
@@ -65,18 +61,13 @@ def musicgen_report(family, model: nn.Module, run_dir: Path) -> dict[str, Any]:
     full.to(next(model.parameters()).device)
     adapted_clips = sample(full, processor, prompts, **kwargs)
     adapted_train = sample(full, processor, train_prompts, **kwargs)
-    samples = base_clips.shape[-1]
-    refs = [read_audio(i.path, samplerate=sr, channels=channels)[0][:, :samples] for i in held_out]
-    names = [f"{n:02d}" for n in range(len(prompts))]
-    folder = run_dir / "samples" / "final"
     return finish_report(
-        options,
-        folder,
-        names,
-        prompts,
-        refs,
+        family,
+        run_dir,
+        held_out,
         (base_clips, adapted_clips),
         (base_train, adapted_train),
         sr,
+        channels,
         duration,
     )

@@ -71,20 +71,23 @@ def style_classifier(root: Path):
     return StyleClassifier.load(folder) if (folder / "style.json").is_file() else None
 
 
+def report_items(family):
+    """(held-out items, training items) the report generates: at least 2 held out (test, valid,
+    else train), up to generation.eval_clips of each."""
+    options, items = family.options, family._splits
+    held_out = (items.get("test", []) + items.get("valid", [])) or items.get("train", [])
+    return held_out[: max(2, options.eval_clips)], items.get("train", [])[: options.eval_clips]
+
+
 def generation_report(family, model: nn.Module, run_dir: Path) -> dict[str, Any]:
     """Generate base vs adapted on held-out captions; metrics.json entries and samples/final/."""
 
     options = family.options
-    items = family._splits
-    held_out = (items.get("test", []) + items.get("valid", [])) or items.get("train", [])
-    held_out = held_out[: max(2, options.eval_clips)]
-    train = items.get("train", [])[: options.eval_clips]
+    held_out, train = report_items(family)
     pipe = load_pipeline(family.config.model.name)
     sr = sample_rate(pipe)
     channels = int(pipe.vae.config.audio_channels)
-    duration = float(min(options.window_seconds, min(i.meta.duration or 1e9 for i in held_out)))
-    if duration >= 1e9:
-        duration = options.window_seconds
+    duration = float(min([options.window_seconds] + [i.meta.duration or 1e9 for i in held_out]))
     samples = int(round(duration * sr))
     kwargs = dict(
         duration=duration,
@@ -101,45 +104,42 @@ def generation_report(family, model: nn.Module, run_dir: Path) -> dict[str, Any]
     pipe.transformer = model.eval()
     adapted_clips = run_pipeline(pipe, prompts, **kwargs)[..., :samples]
     adapted_train = run_pipeline(pipe, train_prompts, **kwargs)[..., :samples]
-    refs = []
-    for item in held_out:
-        audio, _ = read_audio(item.path, samplerate=sr, channels=channels)
-        refs.append(audio[:, :samples])
-    names = [f"{n:02d}" for n in range(len(prompts))]
-    folder = run_dir / "samples" / "final"
-    style = style_classifier(family._root()) if len(refs) >= 2 else None
     return finish_report(
-        options,
-        folder,
-        names,
-        prompts,
-        refs,
+        family,
+        run_dir,
+        held_out,
         (base_clips, adapted_clips),
         (base_train, adapted_train),
         sr,
+        channels,
         duration,
-        style=style,
     )
 
 
 def finish_report(
-    options,
-    folder: Path,
-    names,
-    prompts,
-    refs,
+    family,
+    run_dir: Path,
+    held_out,
     clips,
     train_clips,
     sr: int,
+    channels: int,
     duration: float,
-    style=None,
 ) -> dict[str, Any]:
-    """Save base/adapted samples, compare them with the references, measure the adapter's effect
-    on training captions and warn when it is too weak to hear (every generation kind's report)."""
+    """Save base/adapted samples under samples/final/, compare them with the held-out references
+    (and the style classifier saved with the data, if any), measure the adapter's effect on
+    training captions and warn when it is too weak to hear (every generation kind's report)."""
     from ...metrics.generation import compare_systems
 
+    options = family.options
     base_clips, adapted_clips = clips
     base_train, adapted_train = train_clips
+    samples = base_clips.shape[-1]
+    refs = [read_audio(i.path, samplerate=sr, channels=channels)[0][:, :samples] for i in held_out]
+    prompts = [i.meta.caption or "" for i in held_out]
+    names = [f"{n:02d}" for n in range(len(prompts))]
+    folder = run_dir / "samples" / "final"
+    style = style_classifier(family._root()) if len(refs) >= 2 else None
     save_clips(base_clips, sr, folder / "base", names)
     save_clips(adapted_clips, sr, folder / "adapted", names)
     (folder / "prompts.json").write_text(
