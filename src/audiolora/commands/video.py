@@ -28,14 +28,22 @@ def _with(options):
 
 
 def _config(config_path, overrides, out: Path, **given):
-    """The run config: file (optional) + v2a defaults + options given + key=value overrides."""
-    from ..config import load_config
+    """The run config: file (optional) + v2a defaults + options given + key=value overrides; the
+    base defaults to v2a-mini and unset encoders to the ones saved with the base."""
+    from ..config import ModelConfig, load_config
+    from ..families.v2a.bases import DEFAULT_BASE, with_base_encoders
 
     sets = ["model.family=v2a", f"v2a.cache_dir={out / 'cache'}"]
     names = {"codec": "v2a.codec", "clip_model": "v2a.clip_model", "text_model": "v2a.text_model"}
     names |= {"model": "model.name", "steps": "train.max_steps"}
     sets += [f"{names[k]}={v}" for k, v in given.items() if v is not None]
-    return load_config(config_path, [*sets, *overrides])
+    config = load_config(config_path, [*sets, *overrides])
+    if config.model.name == ModelConfig.model_fields["name"].default:  # not a v2a base: unset
+        config = config.model_copy(
+            update={"model": config.model.model_copy(update={"name": DEFAULT_BASE})}
+        )
+    opts = with_base_encoders(config.v2a, config.model.name)
+    return config.model_copy(update={"v2a": opts})
 
 
 @click.group("v2a")
@@ -48,7 +56,10 @@ def v2a() -> None:
 @click.argument("overrides", nargs=-1)
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Run folder.")
 @click.option("--config", "config_path", help="A run config (YAML) to start from.")
-@click.option("--model", help="The v2a base: v2a-mini or a V2ADiT folder [default: v2a-mini].")
+@click.option(
+    "--model",
+    help="The v2a base: v2a-mini or a V2ADiT folder [default: the config's, else v2a-mini].",
+)
 @click.option("--steps", type=int, help="Training steps (train.max_steps).")
 @click.option("--rebuild-cache", is_flag=True, help="Re-encode every clip.")
 @_with(_ENCODERS)
@@ -59,7 +70,7 @@ def run(video_dir, overrides, out, config_path, model, steps, rebuild_cache, **e
     """
     from ..families.v2a.pipeline import split_and_cache, train_phases
 
-    config = _config(config_path, overrides, out, model=model or "v2a-mini", steps=steps, **enc)
+    config = _config(config_path, overrides, out, model=model, steps=steps, **enc)
     out.mkdir(parents=True, exist_ok=True)
     split_and_cache(config, video_dir, out, rebuild_cache)
     metrics = train_phases(config, out)
@@ -111,15 +122,19 @@ def split(video_dir, out, clip_seconds, overlap, holdout) -> None:
 @click.argument("overrides", nargs=-1)
 @_with(_ENCODERS)
 def cache(clips_tsv, video_dir, out, rebuild, overrides, **enc) -> None:
-    """Encode every clip of CLIPS_TSV once with the frozen encoders into the cache folder OUT."""
+    """Encode every clip of CLIPS_TSV once with the frozen encoders into the cache folder OUT.
+
+    Encoders not given are v2a-mini's.
+    """
     from ..config import load_config
     from ..console import track, warn
     from ..data.video import read_clip_tsv
+    from ..families.v2a.bases import DEFAULT_BASE, with_base_encoders
     from ..families.v2a.features import CacheSettings, build_cache
 
     sets = ["model.family=v2a", f"v2a.cache_dir={out}"]
     sets += [f"v2a.{k}={v}" for k, v in enc.items() if v is not None]
-    opts = load_config(None, [*sets, *overrides]).v2a
+    opts = with_base_encoders(load_config(None, [*sets, *overrides]).v2a, DEFAULT_BASE)
     clips = read_clip_tsv(clips_tsv)
     manifest, failed = build_cache(
         clips,
@@ -196,11 +211,18 @@ def generate(video, overrides, out, config_path, model, adapter, seed, steps, gu
 @click.option("--size", type=int, default=64, show_default=True)
 @click.option("--samplerate", type=int, default=16000, show_default=True)
 @click.option("--container", type=click.Choice(["mp4", "mkv"]), default="mp4", show_default=True)
-def render(out, videos, seed, seconds, fps, size, samplerate, container) -> None:
-    """Render synthetic videos whose flashing squares sit exactly on the note onsets (+ .onsets.json)."""
+@click.option(
+    "--kit", type=click.Choice(["drums", "wood"]), default="drums", show_default=True,
+    help="Sounds and squares: drums (v2a-mini's pretraining kit) or wood (another domain).",
+)  # fmt: skip
+def render(out, videos, seed, seconds, fps, size, samplerate, container, kit) -> None:
+    """Render synthetic videos whose flashing squares sit exactly on the note onsets (+ .onsets.json).
+
+    The onset times depend on --seed only, so two kits rendered with one seed share them.
+    """
     from ..data.render.video import VideoSpec, render_videos
 
-    spec = VideoSpec(seconds, fps, size, samplerate, container=container)
+    spec = VideoSpec(seconds, fps, size, samplerate, container=container, kit=kit)
     paths = render_videos(out, videos, seed, spec)
     info(f"{len(paths)} videos with ground-truth onsets -> {out}")
 

@@ -1,8 +1,11 @@
 """Synthetic videos with a known answer: one shape per instrument flashes exactly at its note onsets.
 
-Each video is a few seconds of percussive audio (three synthesised instruments: a low thump, a noise
-snare, a high bell) and a small picture in which each instrument owns a coloured square at a fixed
-place that lights up for a few frames at every onset of its notes. Onsets lie on the video frame
+Each video is a few seconds of percussive audio (three synthesised instruments of a kit) and a small
+picture in which each instrument owns a coloured square at a fixed place that lights up for a few
+frames at every onset of its notes. Two kits: `drums` (a low thump, a noise snare, a high bell; the
+bundled v2a-mini base is pretrained on it) and `wood` (a woodblock, a hi-hat and a plucked string,
+other colours at other places), so adapting the base to `wood` is a real change of domain. The
+onset times depend only on the seed and index, not the kit. Onsets lie on the video frame
 grid, so the first lit frame starts exactly at the onset. The ground truth is written next to each
 video as `<name>.onsets.json` (times in seconds per instrument, and all together).
 """
@@ -19,11 +22,22 @@ import numpy as np
 
 from ...errors import DataError
 
-# instrument -> (square colour RGB, top-left corner as a fraction of the picture)
-INSTRUMENTS = {
-    "thump": ((255, 80, 40), (0.1, 0.1)),
-    "snare": ((40, 220, 90), (0.55, 0.1)),
-    "bell": ((70, 120, 255), (0.3, 0.55)),
+# kit -> instrument -> (square colour RGB, top-left corner as a fraction of the picture)
+KITS = {
+    "drums": {
+        "thump": ((255, 80, 40), (0.1, 0.1)),
+        "snare": ((40, 220, 90), (0.55, 0.1)),
+        "bell": ((70, 120, 255), (0.3, 0.55)),
+    },
+    "wood": {
+        "woodblock": ((250, 220, 40), (0.1, 0.6)),
+        "hat": ((230, 60, 230), (0.6, 0.6)),
+        "pluck": ((40, 220, 230), (0.35, 0.05)),
+    },
+}
+CAPTIONS = {
+    "drums": "percussion: thump, snare and bell with flashing squares",
+    "wood": "percussion: woodblock, hat and pluck with flashing squares",
 }
 
 
@@ -38,6 +52,12 @@ class VideoSpec:
     rate_hz: float = 1.5  # mean onsets per second per instrument
     flash_frames: int = 2
     container: str = "mp4"  # mp4 (h264 + aac) or mkv (h264 + flac)
+    kit: str = "drums"  # a key of KITS
+
+    def instruments(self) -> dict[str, tuple]:
+        if self.kit not in KITS:
+            raise DataError(f"kit {self.kit!r}: choose one of {', '.join(KITS)}")
+        return KITS[self.kit]
 
 
 def _voice(name: str, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
@@ -47,15 +67,27 @@ def _voice(name: str, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
         return np.sin(2 * np.pi * np.cumsum(freq) / sr) * np.exp(-t * 12)
     if name == "snare":
         return rng.standard_normal(n) * np.exp(-t * 25) * 0.6
-    return np.sin(2 * np.pi * 1320 * t) * np.exp(-t * 8) * 0.5
+    if name == "bell":
+        return np.sin(2 * np.pi * 1320 * t) * np.exp(-t * 8) * 0.5
+    if name == "woodblock":  # two inharmonic partials, very short
+        body = np.sin(2 * np.pi * 820 * t) + 0.6 * np.sin(2 * np.pi * 2270 * t)
+        return body * np.exp(-t * 60) * 0.7
+    if name == "hat":  # noise above 5 kHz (first difference twice), very short
+        noise = np.diff(rng.standard_normal(n + 2), n=2) / 2
+        return noise * np.exp(-t * 70) * 0.6
+    if name == "pluck":  # a decaying harmonic string at 330 Hz, upper partials dying first
+        parts = [np.sin(2 * np.pi * 330 * k * t) * np.exp(-t * 6 * k) / k for k in range(1, 6)]
+        return np.sum(parts, axis=0) * 0.6
+    raise DataError(f"instrument {name!r}: no voice")
 
 
 def compose(index: int, seed: int, spec: VideoSpec) -> dict[str, list[float]]:
-    """Onset times per instrument, on the frame grid, at least 4 frames apart per instrument."""
+    """Onset times per instrument, on the frame grid, at least 4 frames apart per instrument (the
+    same times for every kit: the k-th instrument of each kit gets the same draws)."""
     rng = np.random.default_rng([seed, index])
     frames = int(spec.seconds * spec.fps)
     out = {}
-    for name in INSTRUMENTS:
+    for name in spec.instruments():
         count = max(1, rng.poisson(spec.rate_hz * spec.seconds))
         picks = sorted(rng.choice(np.arange(1, frames - spec.fps // 4), size=count, replace=False))
         kept: list[int] = []
@@ -86,7 +118,7 @@ def render_frames(onsets: dict[str, list[float]], spec: VideoSpec) -> np.ndarray
     frames = int(spec.seconds * spec.fps)
     side = spec.size // 4
     video = np.full((frames, spec.size, spec.size, 3), 16, dtype=np.uint8)
-    for name, (colour, (fx, fy)) in INSTRUMENTS.items():
+    for name, (colour, (fx, fy)) in spec.instruments().items():
         x, y = int(fx * spec.size), int(fy * spec.size)
         video[:, y : y + side, x : x + side] = np.array(colour) // 6
         for t in onsets.get(name, []):
@@ -161,9 +193,7 @@ def render_videos(
         events = sorted(t for times in onsets.values() for t in times)
         truth = {"fps": spec.fps, "seconds": spec.seconds, "onsets": onsets, "events": events}
         _write_text(path.with_suffix(".onsets.json"), json.dumps(truth, indent=1))
-        _write_text(
-            path.with_suffix(".txt"), "percussion: thump, snare and bell with flashing squares"
-        )
+        _write_text(path.with_suffix(".txt"), CAPTIONS[spec.kit])
         paths.append(path)
     return paths
 

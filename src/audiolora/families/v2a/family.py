@@ -19,24 +19,10 @@ import torch.nn as nn
 from ...config import RunConfig
 from ...errors import ConfigError, DataError
 from ..base import Family, register_family
+from .bases import load_base
 from .features import CacheSettings, check_manifest, read_manifest
-from .model import V2ADiT
 from .sampling import CachedClips, adapter_off, batch_loss
 from .targets import SEED_002_TARGETS, expand_targets
-
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
-
-
-def load_base(name: str) -> V2ADiT:
-    """The bundled `v2a-mini`, or a folder / hub id saved with `V2ADiT.save_pretrained`."""
-    path = ASSETS / name if (ASSETS / name / "config.json").is_file() else Path(name)
-    try:
-        model = V2ADiT.from_pretrained(str(path))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"model.name={name}: not a v2a DiT folder (config.json + safetensors): {exc}"
-        ) from None
-    return model.eval()
 
 
 @register_family("v2a")

@@ -151,6 +151,12 @@ def load_codec(model_id: str):
         raise DataError(f"v2a.codec={model_id}: cannot load an audio codec ({exc})") from None
 
 
+def latent_channels(codec) -> int:
+    """Latent channels of an AutoencoderOobleck (`decoder_input_channels`) or a MelCodec (`n_mels`)."""
+    c = codec.config
+    return int(c["decoder_input_channels"] if "decoder_input_channels" in c else c["n_mels"])
+
+
 class Encoders:
     """The frozen encoders, loaded only while a cache is built (and the codec for evaluation)."""
 
@@ -294,7 +300,7 @@ def build_cache(
         "channels": int(codec.audio_channels),
         "latent_rate": codec.sampling_rate / hop,
         "dims": {
-            "latent_dim": int(codec.decoder_input_channels),
+            "latent_dim": latent_channels(enc.codec),
             "clip_dim": int(enc.vision.config.projection_dim),
             "sync_dim": settings.sync_grid**2 + 1,
             "text_dim": int(enc.text.config.hidden_size),

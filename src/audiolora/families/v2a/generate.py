@@ -32,6 +32,7 @@ from .features import (
     Encoders,
     caption_for,
     frames_at,
+    latent_channels,
     motion_energy,
     on_grid,
 )
@@ -141,9 +142,8 @@ def window_features(
 
 def check_dims(model, enc: Encoders, where: str) -> None:
     """The DiT's input sizes against the encoders', as one line naming the first that differs."""
-    c = enc.codec.config
     found = {
-        "latent_dim": int(c.decoder_input_channels),
+        "latent_dim": latent_channels(enc.codec),
         "clip_dim": int(enc.vision.config.projection_dim),
         "sync_dim": enc.settings.sync_grid**2 + 1,
         "text_dim": int(enc.text.config.hidden_size),
@@ -180,8 +180,10 @@ def check_adapter_meta(meta: dict, settings: CacheSettings, folder: str) -> None
 
 
 def resolve(opts, model: str | None, adapter: str | None) -> tuple[str, CacheSettings]:
-    """The base name and feature settings: what was given, else what the adapter records, else
-    the bundled v2a-mini (encoders must then be given)."""
+    """The base name and feature settings: what was given, else what the adapter records, else the
+    bundled v2a-mini; encoders still unset come from the base's own folder."""
+    from .bases import DEFAULT_BASE, with_base_encoders
+
     meta: dict = {}
     if adapter:
         from ...adapters import read_adapter_metadata
@@ -189,22 +191,14 @@ def resolve(opts, model: str | None, adapter: str | None) -> tuple[str, CacheSet
         meta = read_adapter_metadata(adapter)
     trained = meta.get("encoders") or {}
     filled = {k: getattr(opts, k) or trained.get(k) for k in ("codec", "clip_model", "text_model")}
-    settings = CacheSettings.from_options(opts.model_copy(update=filled))
-    model = model or meta.get("base")
-    if model is None:
-        from .family import ASSETS
-
-        if not (ASSETS / "v2a-mini" / "config.json").is_file():
-            raise UsageError(
-                "--model: not given, and no v2a-mini base is bundled yet; pass a V2ADiT folder"
-            )
-        model = "v2a-mini"
-    return model, settings
+    model = model or meta.get("base") or DEFAULT_BASE
+    opts = with_base_encoders(opts.model_copy(update=filled), model)
+    return model, CacheSettings.from_options(opts)
 
 
 def load_model(name: str, settings: CacheSettings, adapter: str | None, scale: float):
     """The base DiT with the adapter (if any) loaded at `scale`, in eval mode."""
-    from .family import load_base
+    from .bases import load_base
 
     model = load_base(name)
     if adapter:
@@ -248,7 +242,7 @@ def soundtrack(
     fade = min(int(round(crossfade * sr)), size // 2)
     starts = windows(total, size, fade)
     text = caption_features(enc, caption if caption is not None else caption_for(video))
-    latent_dim = int(enc.codec.config.decoder_input_channels)
+    latent_dim = latent_channels(enc.codec)
     parts = []
     for k in progress(range(len(starts))) if progress else range(len(starts)):
         t0 = track.start + starts[k] / sr
