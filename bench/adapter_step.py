@@ -12,7 +12,8 @@ weight gradient and no optimizer at all, the least any adapter method can cost o
 
 Peak memory is measured in a separate one-step child with `MALLOC_MMAP_THRESHOLD_=65536`, so that
 glibc returns every freed tensor to the system and the process's high-water RSS (VmHWM, above its
-footprint before the model was built) tracks live tensors. With glibc's default dynamic threshold the
+footprint before the model was built, every configuration's libraries already imported) tracks live
+tensors. With glibc's default dynamic threshold the
 heap keeps freed blocks and fragments, so VmHWM measures the allocator as much as the method (it
 showed LoRA at 1.02x full while the tensors saved for backward were 0.93x); that figure is still
 printed as "RSS x (glibc default)". The timing runs keep the default allocator (faster).
@@ -88,6 +89,13 @@ def child(config: str, steps: int, warmup: int) -> dict:
 
     torch.set_num_threads(2)
     torch.manual_seed(0)
+    # every configuration's libraries are loaded before the baseline, so that peak memory compares
+    # tensors: importing PEFT and audiolora's engine alone adds about 180 MiB of RSS
+    import demucs.htdemucs  # noqa: F401
+    import peft  # noqa: F401
+
+    import audiolora.adapters.engine  # noqa: F401
+
     before = _rss_kb("VmRSS")
     model = build_htdemucs()
     n_params = sum(p.numel() for p in model.parameters())
