@@ -13,10 +13,10 @@ weight gradient and no optimizer at all, the least any adapter method can cost o
 Peak memory is measured in a separate one-step child with `MALLOC_MMAP_THRESHOLD_=65536`, so that
 glibc returns every freed tensor to the system and the process's high-water RSS (VmHWM, above its
 footprint before the model was built, every configuration's libraries already imported) tracks live
-tensors. With glibc's default dynamic threshold the
-heap keeps freed blocks and fragments, so VmHWM measures the allocator as much as the method (it
-showed LoRA at 1.02x full while the tensors saved for backward were 0.93x); that figure is still
-printed as "RSS x (glibc default)". The timing runs keep the default allocator (faster).
+tensors. With glibc's default dynamic threshold the heap keeps freed blocks and fragments, so VmHWM
+measures the allocator as much as the method (it showed LoRA at 1.02x full while the tensors saved
+for backward were 0.93x); that figure is still printed as "RSS x (glibc default)". The timing runs
+keep the default allocator (faster).
 
     python bench/adapter_step.py            # 3 rounds x 3 timed steps per configuration
     python bench/adapter_step.py --quick    # 1 round x 2 timed steps (+1 warm-up)
