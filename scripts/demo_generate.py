@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audiolora.errors import DataError
+from audiolora.errors import AudioloraError, DataError
 from audiolora.families.generation.report import STYLE_FOLDER
 from audiolora.metrics.style import clip_features, render_clips, train_style_classifier
 
@@ -102,10 +102,13 @@ def main(argv=None) -> None:
     t = sub.add_parser("table")
     t.add_argument("folder", type=Path)
     args = ap.parse_args(argv)
-    if args.command == "style":
-        fit_style(args.traditional, args.western, args.through_codec)
-    else:
-        print_table(args.folder)
+    try:
+        if args.command == "style":
+            fit_style(args.traditional, args.western, args.through_codec)
+        else:
+            print_table(args.folder)
+    except AudioloraError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 if __name__ == "__main__":
