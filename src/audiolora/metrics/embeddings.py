@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .generation import prepare
+from .clips import prepare
 
 HIDDEN = ("note_conv", "onset_conv", "contour_conv")
 DIM = 2 * (88 + 32 + 32 + 8)

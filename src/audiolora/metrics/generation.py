@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
+from .clips import SAMPLE_RATE, prepare
 
-SAMPLE_RATE = 22050
-TARGET_RMS = 0.1  # -20 dBFS
 N_FFT, HOP, N_MELS = 2048, 512, 64
 DB_FLOOR = -80.0  # dB re full-scale power; quieter mel bins count as this
 N_MFCC = 20
@@ -36,23 +35,6 @@ AFD_GROUPS = {
 }
 
 Clips = Sequence[np.ndarray]
-
-
-def prepare(audio: np.ndarray, samplerate: int) -> np.ndarray:
-    """[T] or [C, T] at any rate -> mono 22.05 kHz float32 [T] at -20 dBFS RMS."""
-    from ..audio import resample
-
-    x = np.asarray(audio, dtype=np.float32)
-    if x.ndim == 2:
-        x = x.mean(axis=0)
-    if x.ndim != 1 or x.size == 0:
-        raise DataError(f"a clip must be [samples] or [channels, samples], got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise DataError("a clip holds NaN or inf samples; check the generator's output")
-    if samplerate != SAMPLE_RATE:
-        x = resample(x[None], samplerate, SAMPLE_RATE)[0]
-    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
-    return (x * (TARGET_RMS / rms)).astype(np.float32) if rms > 1e-8 else x
 
 
 def log_mel(audio: np.ndarray, samplerate: int) -> np.ndarray:
