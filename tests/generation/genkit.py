@@ -86,3 +86,38 @@ def trained_adapter(dit_class, location: Path, kind: str, folder: Path, variant:
                 p.normal_(0, 0.5)
     save_adapter(model, folder, {"family": "generation", "variant": variant})
     return folder
+
+
+def train_and_report(config: str, model, tmp_path: Path, name: str) -> tuple[Path, dict]:
+    """`audiolora train` end to end on fresh clips (4 steps, a 2-clip report); asserts the report's
+    base-vs-adapted table and samples; returns (run folder, the adapter's metadata)."""
+    from audiolora.cli import main
+
+    root = make_clips(tmp_path / "d", n_train=3, n_valid=1, n_test=2)
+    code = main(
+        [
+            "--quiet",
+            "train",
+            config,
+            f"model.name={model}",
+            f"data.root={root}",
+            f"run.output_dir={tmp_path / 'runs'}",
+            "generation.window_seconds=0.5",
+            "generation.eval_clips=2",
+            "generation.steps=3",
+            "train.max_steps=4",
+            "train.eval_every=2",
+            "train.checkpoint_every=2",
+            "--run-name",
+            name,
+        ]
+    )
+    assert code == 0
+    run = tmp_path / "runs" / name
+    report = json.loads((run / "metrics.json").read_text())["report"]
+    assert set(report) >= {"generation", "adapter_effect", "eval_clips", "eval_seconds", "samples"}
+    gen = report["generation"]
+    assert set(gen) >= {"afd", "log_mel", "frechet"}
+    assert all(set(v) == {"base", "adapted", "change_pct"} for v in gen.values())
+    assert (run / "samples" / "final" / "adapted" / "00.wav").is_file()
+    return run, json.loads((run / "final" / "audiolora.json").read_text())["metadata"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -406,33 +405,5 @@ def test_runner_reads_steps_and_guidance_from_the_checkpoint(tiny_sa3, tiny_sa3_
 
 @pytest.mark.slow
 def test_train_cli_end_to_end_reports_base_vs_adapted(tiny_sa3, tmp_path):
-    root = make_clips(tmp_path / "d", n_train=3, n_valid=1, n_test=2)
-    code = main(
-        [
-            "--quiet",
-            "train",
-            CONFIG,
-            f"model.name={tiny_sa3}",
-            f"data.root={root}",
-            f"run.output_dir={tmp_path / 'runs'}",
-            "generation.window_seconds=0.5",
-            "generation.eval_clips=2",
-            "generation.steps=3",
-            "train.max_steps=4",
-            "train.eval_every=2",
-            "train.checkpoint_every=2",
-            "--run-name",
-            "sa3",
-        ]
-    )
-    assert code == 0
-    run = tmp_path / "runs" / "sa3"
-    metrics = json.loads((run / "metrics.json").read_text())
-    report = metrics["report"]
-    assert set(report) >= {"generation", "adapter_effect", "eval_clips", "eval_seconds", "samples"}
-    gen = report["generation"]
-    assert set(gen) >= {"afd", "log_mel", "frechet"}
-    assert all(set(v) == {"base", "adapted", "change_pct"} for v in gen.values())
-    assert (run / "samples" / "final" / "adapted" / "00.wav").is_file()
-    meta = json.loads((run / "final" / "audiolora.json").read_text())["metadata"]
+    _, meta = genkit.train_and_report(CONFIG, tiny_sa3, tmp_path, "sa3")
     assert meta["pipeline"] == "StableAudio3Pipeline" and meta["variant"] == "turbo"
