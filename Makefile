@@ -56,7 +56,7 @@ demo-generate: install
 
 # Video-to-audio: render 24 synthetic videos of the `wood` kit (v2a-mini was pretrained on `drums`),
 # split, cache, train LoRA with rank phases 8 -> 16 -> 32, evaluate base vs adapted on the held-out
-# clips, then write one video with its generated soundtrack. About 17 minutes on 2 CPU cores.
+# clips, then write one video with its generated soundtrack. About 8 minutes on 2 CPU cores.
 V2A_DATA ?= data/v2a-wood
 demo-v2a: install
 	@test -f $(V2A_DATA)/sync_020.mp4 || $(VENV)/bin/audiolora v2a render $(V2A_DATA) --kit wood \
