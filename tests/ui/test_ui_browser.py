@@ -93,8 +93,13 @@ def test_train_start_see_loss_stop(page, pop4_data, tmp_path):
     page.type("tr-run-name", "browser")
     cli = page.wait_text("tr-cli", "train.max_steps=500")
     assert f"audiolora train {config} train.max_steps=500 --run-name browser" in cli
+
+    def shown_step() -> int:  # the status is polled: it may skip a step number
+        m = re.search(r"running: step (\d+) / 500", page.text("tr-status"))
+        return int(m.group(1)) if m else -1
+
     page.click("tr-start")
-    page.wait_text("tr-status", "running: step 2 / 500")
+    page.wait.until(lambda d: shown_step() >= 2)
     page.find("#tr-loss img")
     page.wait_text("tr-evals", "loss")  # the evaluation at step 2
     assert "CPU" in page.text("tr-memory")
@@ -111,11 +116,7 @@ def test_train_start_see_loss_stop(page, pop4_data, tmp_path):
     page.click("tr-resume")
     assert "--resume" in page.wait_text("tr-cli", "--resume")
 
-    def resumed_step() -> int:  # the status is polled: it may skip a step number
-        m = re.search(r"running: step (\d+) / 500", page.text("tr-status"))
-        return int(m.group(1)) if m else -1
-
-    page.wait.until(lambda d: resumed_step() >= stopped_at + 2)
+    page.wait.until(lambda d: shown_step() >= stopped_at + 2)
     page.click("tr-stop")
     page.wait_text("tr-status", "exit 130")
     assert checkpoint_steps()[-1] >= stopped_at + 2
