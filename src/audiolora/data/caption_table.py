@@ -14,6 +14,7 @@ from ..errors import AudioloraError, DataError
 from .captions import (
     TagMode,
     apply_tag,
+    audio_files,
     parse_caption,
     read_caption_csv,
     read_sidecar,
@@ -23,19 +24,6 @@ from .layout import AUDIO_SUFFIXES
 FIELDS = ("caption", "genre", "bpm", "keyscale", "timesignature", "lyrics")
 COLUMNS = ("file", *FIELDS)
 CSV_NAME = "captions.csv"
-
-
-def audio_files(folder: str | os.PathLike) -> list[Path]:
-    """Every audio file under `folder`, sorted (the files `load_captions` captions)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: no such folder; give a folder of audio files")
-    files = sorted(
-        p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
-    )
-    if not files:
-        raise DataError(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)})")
-    return files
 
 
 def _cell(value) -> str:

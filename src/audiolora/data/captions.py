@@ -256,6 +256,19 @@ def estimate_bpm(path: str | os.PathLike) -> float:
     return round(float(tempo[0]), 2)
 
 
+def audio_files(folder: str | os.PathLike) -> list[Path]:
+    """Every audio file under `folder`, sorted (the files `load_captions` captions)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder of audio files")
+    files = sorted(
+        p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+    )
+    if not files:
+        raise DataError(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)})")
+    return files
+
+
 def load_captions(
     folder: str | os.PathLike,
     *,
@@ -270,13 +283,7 @@ def load_captions(
     With `fill_missing`, duration comes from the header and bpm from librosa when absent.
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: no such folder of captioned audio")
-    files = sorted(
-        p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
-    )
-    if not files:
-        raise DataError(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)})")
+    files = audio_files(folder)
     table = read_caption_csv(csv_path) if csv_path else {}
     if table:  # a captions table names the files to use (e.g. mixtures, not their stems)
         root = folder.resolve()
