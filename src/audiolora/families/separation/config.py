@@ -15,8 +15,9 @@ class SeparationOptions(BaseModel):
     # new stem -> base stem, or `new` / `new:zeros` / `new:fresh` / `new:copy:<base stem>`
     source_linkage: dict[str, str] | None = None
     new_stem_init: str = "fresh"  # what a plain `new` starts from: zeros | fresh | copy:<base stem>
-    loss: Literal["l1", "l2", "mrstft", "l1+mrstft"] = "l1"
+    loss: Literal["l1", "l2", "mrstft", "l1+mrstft", "sdr", "l1+sdr"] = "l1"
     mrstft_weight: float = Field(1.0, ge=0)  # weight of the STFT term in l1+mrstft
+    sdr_weight: float = Field(0.01, ge=0)  # weight of the -SDR term (dB) in l1+sdr
     source_weights: dict[str, float] = Field(
         default_factory=dict
     )  # stem -> loss weight (default 1)

@@ -1,4 +1,5 @@
-"""Separation losses: L1 / L2 on waveforms, multi-resolution STFT (auraloss), per-source weights."""
+"""Separation losses: L1 / L2 on waveforms, multi-resolution STFT and SDR (auraloss), per-source
+weights."""
 
 from __future__ import annotations
 
@@ -36,7 +37,30 @@ def _per_source(estimate: torch.Tensor, target: torch.Tensor, kind: str) -> torc
         est = estimate.transpose(0, 1).reshape(s, b * c, 1, t)
         ref = target.transpose(0, 1).reshape(s, b * c, 1, t)
         return torch.stack([loss(est[i], ref[i]) for i in range(s)])
-    raise ConfigError(f"separation.loss={kind}: use l1, l2, mrstft or l1+mrstft")
+    if kind == "sdr":
+        return _negative_sdr(estimate, target)
+    raise ConfigError(f"separation.loss={kind}: use l1, l2, mrstft, l1+mrstft, sdr or l1+sdr")
+
+
+@functools.cache
+def _snr():
+    import auraloss
+
+    # zero_mean off: the evaluation's SDR (MDX) does not remove the mean either.
+    return auraloss.time.SNRLoss(zero_mean=False, reduction="none")
+
+
+def _negative_sdr(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """-SDR in dB per source, over the items and channels whose target is not silent.
+
+    In dB, every stem's relative error counts alike whatever its level: under L1 a quiet stem
+    (a hi-hat 20 dB under the kick) adds little, and an estimate of silence is its cheapest
+    answer. A silent target's segment gives auraloss a constant, hence no gradient; those
+    segments are left out of the mean so that they do not dilute it.
+    """
+    per = _snr()(estimate, target)  # [B, S, C]
+    audible = (target.pow(2).mean(-1) > 1e-8).to(per.dtype)
+    return (per * audible).sum(dim=(0, 2)) / audible.sum(dim=(0, 2)).clamp_min(1.0)
 
 
 def separation_loss(
@@ -58,6 +82,10 @@ def separation_loss(
     if options.loss == "l1+mrstft":
         per = _per_source(estimate, target, "l1") + options.mrstft_weight * _per_source(
             estimate, target, "mrstft"
+        )
+    elif options.loss == "l1+sdr":
+        per = _per_source(estimate, target, "l1") + options.sdr_weight * _per_source(
+            estimate, target, "sdr"
         )
     else:
         per = _per_source(estimate, target, options.loss)
