@@ -41,11 +41,11 @@ demo: install
 # classifier on them, train a LoRA on the bundled gen-mini base (pretrained on western renders only),
 # generate the held-out captions with base and adapted (same seeds; WAV + PNG in the run's
 # samples/final/) and print the table. About 10 minutes on 2 CPU cores.
-GEN_DATA ?= data/traditional-demo
+GEN_DATA ?= data/traditional-48
 GEN_WESTERN := pop4 techhouse5 chorales
 demo-generate: install
 	@test -f $(GEN_DATA)/manifest.json || $(VENV)/bin/audiolora data render --recipe traditional \
-	  --tracks 24 --seconds 8 --samplerate 16000 --splits 0.67,0.08,0.25 --out $(GEN_DATA)
+	  --tracks 48 --seconds 8 --samplerate 16000 --splits 0.67,0.08,0.25 --out $(GEN_DATA)
 	@for r in $(GEN_WESTERN); do test -f data/western-demo-$$r/manifest.json || \
 	  $(VENV)/bin/audiolora data render --recipe $$r --tracks 6 --seconds 8 --samplerate 16000 \
 	  --splits 0.5,0.17,0.33 --seed 1 --out data/western-demo-$$r || exit 1; done

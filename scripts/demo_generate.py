@@ -1,6 +1,6 @@
 """Helpers of `make demo-generate`: fit the style classifier, print the base-vs-adapted table.
 
-    python scripts/demo_generate.py style --traditional data/traditional-demo \\
+    python scripts/demo_generate.py style --traditional data/traditional-48 \\
         --western data/western-demo-pop4 data/western-demo-techhouse5 data/western-demo-chorales \\
         --through-codec gen-mini
     python scripts/demo_generate.py table outputs/demo-generate

@@ -85,6 +85,7 @@ def render_track(
     """
     stems = {
         name: remove_dc(render_parts(parts, score.seconds, soundfont, samplerate), samplerate)
+        * np.float32(10 ** (score.gains_db.get(name, 0.0) / 20))
         for name, parts in score.stems.items()
     }
     raw = _sum(stems.values())

@@ -21,6 +21,7 @@ class TrackScore:
     caption: dict[str, Any] = field(
         default_factory=dict
     )  # sidecar fields (audiolora.data.captions)
+    gains_db: dict[str, float] = field(default_factory=dict)  # per-stem mix level, 0 dB if absent
 
     def __post_init__(self) -> None:
         for parts in self.stems.values():

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "swing": [0.0, 0.12],  # delay of every off 16th, as a fraction of a 16th note
     "kits": ELECTRONIC_KITS,
     "choir_probability": 0.4,
+    "hihat_gain_db": 0.0,
 }
 
 
@@ -133,4 +134,5 @@ def compose(piece: str, index: int, seed: int, params: dict[str, Any]) -> TrackS
         "genre": "tech house",
         "is_instrumental": True,
     }
-    return TrackScore(piece, seconds, stems, drawn, caption)
+    gains = {"hihat": float(params["hihat_gain_db"])}
+    return TrackScore(piece, seconds, stems, drawn, caption, gains)
