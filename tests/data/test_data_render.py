@@ -323,3 +323,21 @@ def test_techhouse_stems_sound_like_their_names(techhouse):
         assert share(folder / "bass.wav", 0, 400) > 0.6
         assert share(folder / "hihat.wav", 5000, 22050) > 0.5
         assert share(folder / "hihat.wav", 0, 250) < 0.05
+
+
+def test_hihat_gain_raises_only_the_hihat_in_the_mix(tmp_path):
+    """`hihat_gain_db` is a mix level: the hihat stem moves by that many dB against the others, the
+    stems still sum to the mixture, and the manifest records the value."""
+    levels = {}
+    for gain in (0.0, 6.0):
+        out = tmp_path / f"g{gain:g}"
+        render_dataset("techhouse5", out, 1, seed=3, seconds=3.0, hihat_gain_db=gain)
+        (track,) = [p for p in out.glob("*/*") if p.is_dir()]
+        stems = {s: read_audio(track / f"{s}.wav")[0] for s in ("kick", "hihat", "bass")}
+        mixture = read_audio(track / "mixture.wav")[0]
+        others = sum(read_audio(p)[0] for p in track.glob("*.wav") if p.stem != "mixture")
+        assert np.abs(others - mixture).max() < 1e-4
+        energy = {s: float(np.sum(a.astype(np.float64) ** 2)) for s, a in stems.items()}
+        levels[gain] = 10 * np.log10(energy["hihat"] / energy["kick"])
+        assert json.loads((out / "manifest.json").read_text())["params"]["hihat_gain_db"] == gain
+    assert levels[6.0] - levels[0.0] == pytest.approx(6.0, abs=0.05)
