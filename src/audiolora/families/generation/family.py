@@ -22,7 +22,7 @@ from .bases import (
     resolve_location,
     sampling_defaults,
 )
-from .cache import LatentCache, build_cache, model_fingerprint
+from .cache import LatentCache, build_cache, model_fingerprint, random_state_kept
 from .dataset import LatentClips, collate_clips
 from .objective import (
     cfg_dropout_mask,
@@ -122,9 +122,10 @@ class GenerationFamily(Family):
             items = self.captioned_items()
             folder = self.cache_folder()
             if not (folder / "manifest.json").is_file():
-                type(self).cache_builder(
-                    self.config.model.name, items, folder, two_pass=self.options.two_pass
-                )
+                with random_state_kept():
+                    type(self).cache_builder(
+                        self.config.model.name, items, folder, two_pass=self.options.two_pass
+                    )
             cache = LatentCache(folder)
             cache.check_fresh(self.config.model.name, items)
             self._cache = cache

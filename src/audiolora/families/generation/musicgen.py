@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 
 from ...errors import ConfigError, DataError
 from ..base import Family
+from .cache import random_state_kept
 from .dataset import _pad_stack
 from .family import KIND_FAMILIES, GenerationFamily, split_items
 from .musicgen_cache import CodeCache, build_code_cache
@@ -108,9 +109,10 @@ class MusicGenFamily(GenerationFamily):
             items = self.captioned_items()
             folder = self.cache_folder()
             if not (folder / "manifest.json").is_file():
-                build_code_cache(
-                    self.config.model.name, items, folder, two_pass=self.options.two_pass
-                )
+                with random_state_kept():
+                    build_code_cache(
+                        self.config.model.name, items, folder, two_pass=self.options.two_pass
+                    )
             cache = CodeCache(folder)
             cache.check_fresh(self.config.model.name, items)
             if (cache.folder / "shared.safetensors").is_file() and "codebooks" not in cache.shared:
