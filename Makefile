@@ -40,7 +40,7 @@ demo: install
 # Generation: render a traditional set (split by piece) and small western renders, fit the style
 # classifier on them, train a LoRA on the bundled gen-mini base (pretrained on western renders only),
 # generate the held-out captions with base and adapted (same seeds; WAV + PNG in the run's
-# samples/final/) and print the table. About 10 minutes on 2 CPU cores.
+# samples/final/) and print the table. About 11 minutes on 2 CPU cores.
 GEN_DATA ?= data/traditional-48
 GEN_WESTERN := pop4 techhouse5 chorales
 demo-generate: install
