@@ -17,7 +17,6 @@ import gc
 import hashlib
 import json
 import os
-import random
 import shutil
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -25,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -44,13 +42,13 @@ def random_state_kept():
     """Run a block (a cache build) without moving the caller's random streams. Loading encoders
     draws random numbers; the adapter's init draws next, so without this a run that builds its
     cache would start from other weights than the same run over the finished cache."""
-    py, np_state = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
-        try:
-            yield
-        finally:
-            random.setstate(py)
-            np.random.set_state(np_state)
+    from ...train.checkpoint import capture_rng, restore_rng
+
+    saved = capture_rng()
+    try:
+        yield
+    finally:
+        restore_rng(saved)
 
 
 @dataclass(frozen=True)

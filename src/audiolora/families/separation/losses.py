@@ -79,14 +79,8 @@ def separation_loss(
     weights = torch.tensor(
         [float(options.source_weights.get(s, 1.0)) for s in sources], device=estimate.device
     )
-    if options.loss == "l1+mrstft":
-        per = _per_source(estimate, target, "l1") + options.mrstft_weight * _per_source(
-            estimate, target, "mrstft"
-        )
-    elif options.loss == "l1+sdr":
-        per = _per_source(estimate, target, "l1") + options.sdr_weight * _per_source(
-            estimate, target, "sdr"
-        )
-    else:
-        per = _per_source(estimate, target, options.loss)
+    per = _per_source(estimate, target, options.loss.split("+")[0])
+    if options.loss.startswith("l1+"):  # l1+mrstft, l1+sdr: the second term at its own weight
+        second = options.loss.split("+")[1]
+        per = per + getattr(options, f"{second}_weight") * _per_source(estimate, target, second)
     return (per * weights).sum() / weights.sum().clamp_min(1e-12)
