@@ -1,6 +1,9 @@
 """End to end through the CLI: render -> train -> eval -> separate -> export (merge, int8) -> separate."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,6 +82,31 @@ def test_train_eval_separate_export(tmp_path, run_cli):
     assert again["stems"]["kick"]["adapted"] == pytest.approx(
         report["stems"]["kick"]["adapted"], abs=1e-6
     )
+
+    # The held-out script on the same folder: same numbers as `eval`, per-track SDR grouped by
+    # the hi-hat's kit from the manifest.
+    script = Path(__file__).parents[2] / "scripts" / "eval_heldout.py"
+    out_json = tmp_path / "heldout.json"
+    done = subprocess.run(
+        [sys.executable, str(script), str(run / "final"), str(data), "--base", str(base)]
+        + ["--group-by", "kits.hihat", "--out", str(out_json)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    held = json.loads(out_json.read_text())
+    assert held["stems"]["kick"]["adapted"] == pytest.approx(again["stems"]["kick"]["adapted"])
+    manifest = json.loads((data / "manifest.json").read_text())
+    kits = sorted(
+        (t["track"], t["params"]["kits"]["hihat"])
+        for t in manifest["tracks"]
+        if t["split"] == "test"
+    )
+    per_track = held["per_track"]["hihat"]["adapted"]["mdx"]
+    for kit, group in held["groups"]["hihat"].items():
+        values = [v for (_, k), v in zip(kits, per_track, strict=True) if str(k) == kit]
+        assert group["tracks"] == len(values)
+        assert group["sdr_mdx"] == pytest.approx(np.mean(values))
 
     song = next((data / "test").iterdir()) / "mixture.wav"
     code, out, err = run_cli(
