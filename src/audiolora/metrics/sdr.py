@@ -85,6 +85,24 @@ def sdr_bsseval_v4(references, estimates, samplerate: int) -> np.ndarray:
     return out
 
 
+def ideal_ratio_mask(stems: torch.Tensor, n_fft: int = 2048, hop: int = 512) -> torch.Tensor:
+    """Oracle estimates: each stem as mix * |S_i|^2 / sum_j |S_j|^2 (power IRM), `[S, C, T]` in and out.
+
+    The bound a masking separator cannot pass with this STFT (used to tell a hard stem from a weak
+    model, scripts/stem_diagnostics.py).
+    """
+    window = torch.hann_window(n_fft, dtype=stems.dtype)
+    flat = stems.reshape(-1, stems.shape[-1])
+    spec = torch.stft(flat, n_fft, hop, window=window, return_complex=True)
+    spec = spec.reshape(*stems.shape[:2], *spec.shape[-2:])
+    power = spec.abs() ** 2
+    masked = power / (power.sum(0, keepdim=True) + 1e-12) * spec.sum(0, keepdim=True)
+    out = torch.istft(
+        masked.reshape(-1, *masked.shape[-2:]), n_fft, hop, window=window, length=flat.shape[-1]
+    )
+    return out.reshape(stems.shape)
+
+
 @functools.cache
 def museval_metrics():
     """museval's `metrics` module, the reference implementation (used by the tests).
