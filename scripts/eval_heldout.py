@@ -12,26 +12,16 @@ the issue's held-out goals and their breakdown (README Results) can be re-measur
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-from audiolora.errors import AudioloraError
+from audiolora.data.files import write_json
+from audiolora.data.render.manifest import read_manifest, split_tracks, track_param
 from audiolora.families.separation.evaluate import evaluate_models, print_table
 from audiolora.families.separation.loading import single_model
 from audiolora.families.separation.model import load_adapted
 from audiolora.hub import load_model
-
-
-def recipe_param(track: dict, dotted: str):
-    """`track["params"]` looked up along a dotted path (`kits.hihat`)."""
-    value = track["params"]
-    for key in dotted.split("."):
-        if not isinstance(value, dict) or key not in value:
-            raise AudioloraError(f"manifest track {track['track']} has no parameter {dotted!r}")
-        value = value[key]
-    return value
 
 
 def grouped(per_track: list[float], labels: list) -> dict[str, dict]:
@@ -59,11 +49,8 @@ def main() -> None:
     report = evaluate_models(model, base, links, args.data / args.split)
     print_table(report)
     if args.group_by:
-        manifest = json.loads((args.data / "manifest.json").read_text())
-        tracks = sorted(
-            (t for t in manifest["tracks"] if t["split"] == args.split), key=lambda t: t["track"]
-        )
-        labels = [recipe_param(t, args.group_by) for t in tracks]
+        tracks = split_tracks(read_manifest(args.data), args.split)
+        labels = [track_param(t, args.group_by) for t in tracks]
         report["groups"] = {
             stem: grouped(report["per_track"][stem]["adapted"]["mdx"], labels)
             for stem in report["stems"]
@@ -72,7 +59,7 @@ def main() -> None:
             parts = [f"{k}: {g['sdr_mdx']:.2f} ({g['tracks']})" for k, g in groups.items()]
             print(f"{stem:>8} by {args.group_by}: " + ", ".join(parts))
     out = args.out or args.adapter.parent / f"heldout-{args.data.name}.json"
-    out.write_text(json.dumps(report, indent=1))
+    write_json(out, report)
     print(f"report: {out}")
 
 

@@ -12,11 +12,11 @@ README Results ("Why the hi-hat stays low") was measured with this command.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
+from audiolora.data.render.manifest import read_manifest, split_tracks, track_param
 from audiolora.data.stems import StemDataset
 from audiolora.families.separation.loading import single_model
 from audiolora.families.separation.separate import separate_tensor
@@ -35,13 +35,15 @@ def main() -> None:
     ap.add_argument("--group-by", help="manifest parameter to group tracks by (kits.hihat)")
     args = ap.parse_args()
 
-    manifest = json.loads((args.data / "manifest.json").read_text())
+    manifest = read_manifest(args.data)
     sources = list(manifest["stems"])
-    tracks = sorted(
-        (t for t in manifest["tracks"] if t["split"] == args.split), key=lambda t: t["track"]
-    )
+    tracks = split_tracks(manifest, args.split)
     data = StemDataset(
-        args.data / args.split, sources, segment=1.0, samplerate=manifest["samplerate"], channels=2
+        args.data / args.split,
+        sources,
+        segment=1.0,
+        samplerate=manifest["samplerate"],
+        channels=manifest["channels"],
     )
     base = single_model(load_model(args.base), args.base)
     k = sources.index(args.stem)
@@ -55,12 +57,8 @@ def main() -> None:
         carried = separate_tensor(base, mix)[list(base.sources).index(args.base_stem)]
         for j in minus:
             carried = carried - stems[j]
-        label = meta["params"]
-        for key in (args.group_by or "").split(".") if args.group_by else []:
-            label = label[key]
-        rows.append(
-            (str(label) if args.group_by else "all", share, irm, float(sdr_mdx(stems[k], carried)))
-        )
+        label = str(track_param(meta, args.group_by)) if args.group_by else "all"
+        rows.append((label, share, irm, float(sdr_mdx(stems[k], carried))))
         print(
             f"{meta['track']}  {rows[-1][0]:>4}  share {100 * share:5.2f} %  IRM {irm:6.2f} dB  "
             f"base {args.base_stem} carries it at {rows[-1][3]:6.2f} dB"

@@ -65,6 +65,22 @@ def test_layout_manifest_and_notes(techhouse):
         assert len(by_name["kick"].notes) == len(notes["stems"]["kick"])
 
 
+def test_manifest_helpers_list_a_split_in_dataset_order_and_read_nested_params(techhouse, tmp_path):
+    from audiolora.data.layout import list_tracks
+    from audiolora.data.render.manifest import read_manifest, split_tracks, track_param
+
+    manifest = read_manifest(techhouse)
+    for split in ("train", "valid", "test"):
+        names = [t["track"] for t in split_tracks(manifest, split)]
+        assert names == [p.name for p in list_tracks(techhouse / split, TECHHOUSE)]
+    first = split_tracks(manifest, "test")[0]
+    assert track_param(first, "kits.hihat") == first["params"]["kits"]["hihat"]
+    with pytest.raises(DataError, match="no parameter 'kits.snare'"):
+        track_param(first, "kits.snare")
+    with pytest.raises(DataError, match="audiolora data render"):
+        read_manifest(tmp_path)
+
+
 def test_stems_sum_exactly_to_a_mixture_peaking_at_minus_1_dbfs(techhouse):
     for folder in tracks_of(techhouse):
         mixture, sr = read_audio(folder / "mixture.wav")

@@ -92,6 +92,6 @@ def test_ideal_ratio_mask_separates_disjoint_spectra_and_splits_identical_stems(
     twins = torch.stack([low, low])[:, None]
     assert (sdr_mdx(twins, ideal_ratio_mask(twins)) > 40).all()
     # A stem mixed with another one in the same bins is not recovered: the oracle is a bound.
-    noise = torch.randn(n, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    overlap = torch.stack([noise, 0.5 * torch.randn_like(noise)])[:, None]
+    noise = torch.randn(2, n, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    overlap = torch.stack([noise[0], 0.5 * noise[1]])[:, None]
     assert sdr_mdx(overlap, ideal_ratio_mask(overlap))[1] < 15
