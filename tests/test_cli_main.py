@@ -24,6 +24,16 @@ def test_config_show_prints_resolved(run_cli):
     assert "rank: 4" in out and "lr: 5.0e-05" in out
 
 
+def test_quiet_and_debug_end_with_their_invocation(run_cli):
+    """An in-process caller's console is not left silenced (or in debug) by the last command."""
+    from audiolora.console import settings
+
+    assert not settings.quiet and not settings.debug
+    code, out, _ = run_cli("--quiet", "--debug", "config", "show", "adapter.rank=4")
+    assert code == 0 and "rank: 4" in out
+    assert not settings.quiet and not settings.debug
+
+
 def test_unknown_command_exit_2(run_cli):
     code, _, err = run_cli("frobnicate")
     assert code == 2

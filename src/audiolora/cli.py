@@ -160,6 +160,16 @@ def _one_line(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit code (0 ok, 1 runtime error, 2 usage/config)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    # --quiet / --debug belong to this invocation: an in-process caller (the UI, tests) gets its
+    # console back as it was, not silenced by the last command it ran.
+    saved = (settings.quiet, settings.debug)
+    try:
+        return _run(args)
+    finally:
+        settings.quiet, settings.debug = saved
+
+
+def _run(args: list[str]) -> int:
     settings.debug = "--debug" in args or os.environ.get("AUDIOLORA_DEBUG") == "1"
     try:
         result = cli.main(args=args, prog_name="audiolora", standalone_mode=False)
