@@ -18,6 +18,7 @@ import numpy as np
 
 from audiolora.data.files import write_json
 from audiolora.data.render.manifest import read_manifest, split_tracks, track_param
+from audiolora.errors import AudioloraError
 from audiolora.families.separation.evaluate import evaluate_models, print_table
 from audiolora.families.separation.loading import single_model
 from audiolora.families.separation.model import load_adapted
@@ -64,4 +65,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except AudioloraError as exc:  # bad input: one line naming the file, as the CLI does
+        raise SystemExit(exc.one_line()) from None

@@ -18,6 +18,7 @@ import numpy as np
 
 from audiolora.data.render.manifest import read_manifest, split_tracks, track_param
 from audiolora.data.stems import StemDataset
+from audiolora.errors import AudioloraError
 from audiolora.families.separation.loading import single_model
 from audiolora.families.separation.separate import separate_tensor
 from audiolora.hub import load_model
@@ -73,4 +74,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except AudioloraError as exc:  # bad input: one line naming the file, as the CLI does
+        raise SystemExit(exc.one_line()) from None

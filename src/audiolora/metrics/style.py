@@ -127,12 +127,10 @@ def render_clips(
     pieces when given (a shorter rest is dropped), each through `transform(clip, samplerate)` when
     given (e.g. a codec round trip); returns (clips, sample rate)."""
     from ..audio import read_audio
+    from ..data.render.manifest import read_manifest
 
     root = Path(root)
-    manifest = root / "manifest.json"
-    if not manifest.is_file():
-        raise DataError(f"{root}: no manifest.json; render it with `audiolora data render`")
-    entries = json.loads(manifest.read_text())["tracks"]
+    entries = read_manifest(root)["tracks"]
     clips, sr = [], 0
     for entry in entries:
         if entry["split"] not in splits:
