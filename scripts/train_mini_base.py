@@ -1,16 +1,21 @@
 """Train `htdemucs-mini`, the small pretrained 4-stem HT-Demucs base that audiolora ships.
 
 The released htdemucs weights cannot be downloaded everywhere, so the project trains its own small
-base (drums, bass, other, vocals) on renders, on CPU, in about an hour:
+base (drums, bass, other, vocals) on renders, on CPU. The bundled weights came from two runs, the
+second continuing the first with chorales added (their record is in htdemucs_mini.json):
 
-    OMP_NUM_THREADS=1 python scripts/train_mini_base.py --minutes 70
+    OMP_NUM_THREADS=1 python scripts/train_mini_base.py --minutes 75 \
+        --data data/pop4-22k data/techhouse5-22k
+    OMP_NUM_THREADS=1 python scripts/train_mini_base.py --minutes 100 --lr 5e-4 \
+        --init src/audiolora/assets
 
 `--data` lists stem-folder datasets (train/ and test/ with one folder per track). A track's drums
 are its drums.wav, or the sum of kick.wav and hihat.wav (techhouse5), so that the base, like
-htdemucs, has heard electronic drums as well as acoustic ones; bass, other and vocals map one to
-one. A `--data` folder that does not exist yet is rendered first from the recipe its name starts
-with (pop4: 96 tracks, techhouse5: 48 tracks, 12 s at 22.05 kHz, splits 0.85/0.05/0.10, seeds
-that no demo uses). The learning rate warms up, then follows a cosine over the time budget.
+htdemucs, has heard electronic drums as well as acoustic ones; a chorale's soprano is its lead
+("vocals", the line pop4 renders as a lead melody), alto + tenor its "other", bass its bass, and it
+has no drums. A `--data` folder that does not exist yet is rendered first from the recipe its name
+starts with (pop4: 96 tracks, techhouse5: 48, chorales: 140 less the SATB demo set's pieces; 12 s
+at 22.05 kHz, splits 0.85/0.05/0.10, seeds that no demo uses). The learning rate warms up, then follows a cosine over the time budget.
 Weights go to src/audiolora/assets/htdemucs_mini.safetensors in demucs's own safetensors format
 (class and kwargs as JSON metadata, loadable with `demucs.hf.load_safetensors_model`), the config
 and per-dataset test SDR to htdemucs_mini.json.
@@ -56,9 +61,18 @@ MODEL_KWARGS = dict(
 # --------------------------------------------------------------------------- data
 
 
-# A base source found under other names: the sum of these files when its own file is missing.
-ALIASES = {"drums": ("kick", "hihat")}
-RECIPES = {"pop4": (96, 328), "techhouse5": (48, 4242)}  # tracks, render seed
+# A base source found under other names: the sum of these files when its own file is missing
+# (techhouse5's kick + hihat are drums; a chorale's soprano is the lead line that pop4 renders as
+# "vocals", its inner voices the pitched accompaniment of "other"). No file at all: silence.
+ALIASES = {"drums": ("kick", "hihat"), "vocals": ("soprano",), "other": ("alto", "tenor")}
+RECIPES = {"pop4": (96, 328), "techhouse5": (48, 4242), "chorales": (140, 4343)}  # tracks, seed
+# The chorales of the SATB demo set (configs/separation/chorales_satb.yaml renders 80 tracks with
+# seed 7) are left out of the base's chorales, so that the SATB adapter is measured on music the
+# base never heard.
+HELD_OUT_CHORALES = (80, 7)
+# Share of examples that are a whole track (all stems from one track and offset, so voices that
+# share key and rhythm, as in a real mix) rather than a Demucs-style remix.
+COHERENT_SHARE = 0.5
 
 
 def _read(path: Path, samplerate: int) -> np.ndarray:
@@ -70,32 +84,82 @@ def _read(path: Path, samplerate: int) -> np.ndarray:
     return audio.T
 
 
+def held_out_works(root: Path) -> set[str]:
+    """Works (BWV numbers) a chorales render must not share with the SATB demo set."""
+    if not root.name.startswith("chorales"):
+        return set()
+    from audiolora.data.render.chorales import select_chorales, work_id
+
+    return {work_id(c.name) for c in select_chorales(*HELD_OUT_CHORALES)}
+
+
+def _stem(folder: Path, name: str, samplerate: int) -> np.ndarray | None:
+    parts = [name] if (folder / f"{name}.wav").is_file() else ALIASES.get(name, (name,))
+    audio = [
+        _read(folder / f"{part}.wav", samplerate)
+        for part in parts
+        if (folder / f"{part}.wav").is_file()
+    ]
+    if not audio:
+        return None
+    length = min(a.shape[-1] for a in audio)
+    return np.ascontiguousarray(sum(a[:, :length] for a in audio))
+
+
 def load_split(root: Path, split: str, samplerate: int) -> list[torch.Tensor]:
-    """Each track of a split as a float32 tensor [S, C, T] at `samplerate`."""
+    """Each track of a split as a float32 tensor [S, C, T] at `samplerate` (silence where absent)."""
+    from audiolora.data.render.chorales import work_id
+
+    skip = held_out_works(root)
+    manifest = json.loads((root / "manifest.json").read_text()) if skip else {"tracks": []}
+    skipped = {t["track"] for t in manifest["tracks"] if work_id(t["piece"]) in skip}
     tracks = []
     for folder in sorted(p for p in (root / split).iterdir() if p.is_dir()):
-        stems = []
-        for name in SOURCES:
-            parts = [name] if (folder / f"{name}.wav").is_file() else ALIASES.get(name, (name,))
-            audio = [_read(folder / f"{part}.wav", samplerate) for part in parts]
-            length = min(a.shape[-1] for a in audio)
-            stems.append(torch.from_numpy(np.ascontiguousarray(sum(a[:, :length] for a in audio))))
-        length = min(s.shape[-1] for s in stems)
-        tracks.append(torch.stack([s[:, :length] for s in stems]))
+        if folder.name in skipped:
+            continue
+        stems = [_stem(folder, name, samplerate) for name in SOURCES]
+        length = min(s.shape[-1] for s in stems if s is not None)
+        tracks.append(
+            torch.stack(
+                [
+                    torch.zeros(2, length) if s is None else torch.from_numpy(s[:, :length])
+                    for s in stems
+                ]
+            )
+        )
     if not tracks:
         raise SystemExit(f"{root / split}: no track folders found")
+    if skipped:
+        print(f"{root / split}: left out the tracks of {len(skip)} SATB demo chorales", flush=True)
     return tracks
 
 
+def stems_present(tracks: list[torch.Tensor]) -> list[list[int]]:
+    """Per source, the indices of the tracks that have it (not silence)."""
+    return [[i for i, t in enumerate(tracks) if t[s].abs().amax() > 0] for s in range(len(SOURCES))]
+
+
 def remix_batch(
-    tracks: list[torch.Tensor], batch: int, length: int, gen: torch.Generator
+    tracks: list[torch.Tensor],
+    batch: int,
+    length: int,
+    gen: torch.Generator,
+    has: list[list[int]],
 ) -> torch.Tensor:
-    """Demucs-style remix: every stem from a random track and offset, random gain, swap, polarity."""
+    """A whole track (`COHERENT_SHARE` of examples) or a Demucs-style remix (every stem from a random
+    track that has it and a random offset); then random gain, channel swap and polarity per stem."""
     out = torch.empty(batch, len(SOURCES), 2, length)
     for b in range(batch):
+        coherent = torch.rand(1, generator=gen).item() < COHERENT_SHARE
+        whole = tracks[int(torch.randint(len(tracks), (1,), generator=gen))]
+        whole_start = int(torch.randint(whole.shape[-1] - length + 1, (1,), generator=gen))
         for s in range(len(SOURCES)):
-            track = tracks[int(torch.randint(len(tracks), (1,), generator=gen))]
-            start = int(torch.randint(track.shape[-1] - length + 1, (1,), generator=gen))
+            if coherent:
+                track, start = whole, whole_start
+            else:
+                pool = has[s] or range(len(tracks))
+                track = tracks[pool[int(torch.randint(len(pool), (1,), generator=gen))]]
+                start = int(torch.randint(track.shape[-1] - length + 1, (1,), generator=gen))
             stem = track[s, :, start : start + length]
             if torch.rand(1, generator=gen) < 0.5:
                 stem = stem.flip(0)
@@ -125,8 +189,9 @@ def evaluate(model, tracks: list[torch.Tensor]) -> dict[str, float]:
             mix = track.sum(0)
             est = apply_model(model, mix[None], split=True, overlap=0.25, progress=False)[0]
             for i, name in enumerate(SOURCES):
-                scores[name].append(sdr_mdx(track[i], est[i]))
-    return {name: float(np.mean(v)) for name, v in scores.items()}
+                if track[i].abs().amax() > 0:  # a dataset without the source (chorales: drums)
+                    scores[name].append(sdr_mdx(track[i], est[i]))
+    return {name: float(np.mean(v)) for name, v in scores.items() if v}
 
 
 def encode(value):
@@ -163,7 +228,7 @@ def scheduled_lr(peak: float, progress: float, warmup: float) -> float:
 
 
 def render_base_data(root: Path, samplerate: int) -> None:
-    """Render the dataset `root` names (pop4-... or techhouse5-...) with the base's own seeds."""
+    """Render the dataset `root` names (pop4-, techhouse5-, chorales-...) with the base's own seeds."""
     from audiolora.data.render import render_dataset
 
     recipe = next((r for r in RECIPES if root.name.startswith(r)), None)
@@ -183,7 +248,9 @@ def render_base_data(root: Path, samplerate: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", nargs="+", default=["data/pop4-22k", "data/techhouse5-22k"])
+    parser.add_argument(
+        "--data", nargs="+", default=["data/pop4-22k", "data/techhouse5-22k", "data/chorales-22k"]
+    )
     parser.add_argument("--minutes", type=float, default=40.0, help="wall-clock training budget")
     parser.add_argument("--max-steps", type=int, default=4000)
     parser.add_argument("--batch", type=int, default=4)
@@ -191,6 +258,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=0.03, help="share of --minutes")
     parser.add_argument("--channels", type=int, default=MODEL_KWARGS["channels"])
     parser.add_argument("--out", type=Path, default=ASSETS, help="folder of the two files")
+    parser.add_argument(
+        "--init",
+        type=Path,
+        help="continue from this folder's htdemucs_mini.safetensors (same model size); its"
+        " htdemucs_mini.json training record is kept under 'previous'",
+    )
     parser.add_argument("--seed", type=int, default=0)
     # 1 thread trains faster than 2 on a machine whose cores are shared (no spinning on a busy core)
     parser.add_argument("--threads", type=int, default=1)
@@ -210,11 +283,20 @@ def main() -> None:
     from demucs.htdemucs import HTDemucs
 
     model = HTDemucs(**MODEL_KWARGS)
+    previous = None
+    if args.init is not None:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(args.init / "htdemucs_mini.safetensors"))
+        record = json.loads((args.init / "htdemucs_mini.json").read_text())
+        previous = {k: record[k] for k in ("train", "test_sdr_mdx_db", "previous") if k in record}
+        print(f"continuing from {args.init} ({record['train']['steps']} steps)", flush=True)
     params = sum(p.numel() for p in model.parameters())
     print(f"HTDemucs {params:,} parameters", flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.999))
     gen = torch.Generator().manual_seed(args.seed)
     length = int(MODEL_KWARGS["segment"] * sr)
+    has = stems_present(train)
     start = time.time()
     budget = args.minutes * 60
     step = 0
@@ -223,7 +305,7 @@ def main() -> None:
     while step < args.max_steps and time.time() - start < budget:
         for group in opt.param_groups:
             group["lr"] = scheduled_lr(args.lr, (time.time() - start) / budget, args.warmup)
-        stems = remix_batch(train, args.batch, length, gen)
+        stems = remix_batch(train, args.batch, length, gen, has)
         mix = stems.sum(1)
         est = model(mix)
         loss = torch.nn.functional.l1_loss(est, stems)
@@ -241,7 +323,8 @@ def main() -> None:
             )
         if step % 200 == 0:  # interim weights (no test figures yet), so a long run is usable early
             model.segment = MODEL_KWARGS["segment"]
-            save(model, {"parameters": params, "train": {"steps": step, "interim": True}}, args.out)
+            interim = {"parameters": params, "train": {"steps": step, "interim": True}}
+            save(model, {**interim, **({"previous": previous} if previous else {})}, args.out)
     minutes = (time.time() - start) / 60
     model.segment = MODEL_KWARGS["segment"]  # a training forward overwrites it (demucs quirk)
     scores = {name: evaluate(model, tracks) for name, tracks in test.items()}
@@ -259,11 +342,14 @@ def main() -> None:
                 "threads": args.threads,
                 "data": args.data,
                 "train_tracks": len(train),
+                "coherent_share": COHERENT_SHARE,
+                "init": "previous" if previous else "random",
             },
             "test_sdr_mdx_db": {
                 name: {k: round(v, 2) for k, v in per.items()} for name, per in scores.items()
             },
             "test_tracks": {name: len(tracks) for name, tracks in test.items()},
+            **({"previous": previous} if previous else {}),
         },
         args.out,
     )
