@@ -15,7 +15,8 @@ htdemucs, has heard electronic drums as well as acoustic ones; a chorale's sopra
 ("vocals", the line pop4 renders as a lead melody), alto + tenor its "other", bass its bass, and it
 has no drums. A `--data` folder that does not exist yet is rendered first from the recipe its name
 starts with (pop4: 96 tracks, techhouse5: 48, chorales: 140 less the SATB demo set's pieces; 12 s
-at 22.05 kHz, splits 0.85/0.05/0.10, seeds that no demo uses). The learning rate warms up, then follows a cosine over the time budget.
+at 22.05 kHz, splits 0.85/0.05/0.10, seeds that no demo uses). The learning rate warms up, then
+follows a cosine over the time budget.
 Weights go to src/audiolora/assets/htdemucs_mini.safetensors in demucs's own safetensors format
 (class and kwargs as JSON metadata, loadable with `demucs.hf.load_safetensors_model`), the config
 and per-dataset test SDR to htdemucs_mini.json.
