@@ -25,6 +25,7 @@ and per-dataset test SDR to htdemucs_mini.json.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import tempfile
@@ -85,13 +86,16 @@ def _read(path: Path, samplerate: int) -> np.ndarray:
     return audio.T
 
 
-def held_out_works(root: Path) -> set[str]:
-    """Works (BWV numbers) a chorales render must not share with the SATB demo set."""
-    if not root.name.startswith("chorales"):
-        return set()
+@functools.cache
+def _satb_demo_works() -> frozenset[str]:
     from audiolora.data.render.chorales import select_chorales, work_id
 
-    return {work_id(c.name) for c in select_chorales(*HELD_OUT_CHORALES)}
+    return frozenset(work_id(c.name) for c in select_chorales(*HELD_OUT_CHORALES))
+
+
+def held_out_works(root: Path) -> set[str]:
+    """Works (BWV numbers) a chorales render must not share with the SATB demo set."""
+    return set(_satb_demo_works()) if root.name.startswith("chorales") else set()
 
 
 def _stem(folder: Path, name: str, samplerate: int) -> np.ndarray | None:
@@ -110,9 +114,10 @@ def _stem(folder: Path, name: str, samplerate: int) -> np.ndarray | None:
 def load_split(root: Path, split: str, samplerate: int) -> list[torch.Tensor]:
     """Each track of a split as a float32 tensor [S, C, T] at `samplerate` (silence where absent)."""
     from audiolora.data.render.chorales import work_id
+    from audiolora.data.render.manifest import read_manifest
 
     skip = held_out_works(root)
-    manifest = json.loads((root / "manifest.json").read_text()) if skip else {"tracks": []}
+    manifest = read_manifest(root) if skip else {"tracks": []}
     skipped = {t["track"] for t in manifest["tracks"] if work_id(t["piece"]) in skip}
     tracks = []
     for folder in sorted(p for p in (root / split).iterdir() if p.is_dir()):
