@@ -90,3 +90,38 @@ def test_the_satb_demo_chorales_are_left_out_of_the_base(tmp_path):
     }
     (root / "manifest.json").write_text(json.dumps(manifest))
     assert len(base.load_split(root, "train", SR)) == 1
+
+
+def test_init_continues_from_a_base_and_keeps_its_record(tmp_path):
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    assets = SCRIPT.parents[1] / "src" / "audiolora" / "assets"
+    data = tmp_path / "pop4-tiny"
+    for split in ("train", "test"):
+        _track(
+            data / split / "0000_a",
+            {"drums": 0.1, "bass": 0.2, "other": 0.05, "vocals": 0.3},
+            seconds=4.0,
+        )
+    out = tmp_path / "out"
+    subprocess.run(
+        [sys.executable, str(SCRIPT), "--data", str(data), "--max-steps", "1", "--lr", "1e-9"]
+        + ["--init", str(assets), "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    record = json.loads((out / "htdemucs_mini.json").read_text())
+    bundled = json.loads((assets / "htdemucs_mini.json").read_text())
+    assert record["train"]["init"] == "previous"
+    assert record["previous"]["train"] == bundled["train"]
+    assert record["previous"]["previous"] == bundled["previous"]
+    # one step at a negligible lr: the weights are the bundled ones, not a fresh init
+    before, after = (
+        load_file(assets / "htdemucs_mini.safetensors"),
+        load_file(out / "htdemucs_mini.safetensors"),
+    )
+    assert before.keys() == after.keys()
+    assert max((before[k] - after[k]).abs().max().item() for k in before) < 1e-5
